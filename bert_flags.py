@@ -227,3 +227,34 @@ def check_do_flags(flag_values):
             "At least one of `do_train`, `do_eval`, `do_predict` or `export_dir` must be set.")
     if not flag_values.output_dir:
         raise flags.ValidationError("--output_dir is required")
+
+
+def check_against_record(flag_values, record, names):
+    """A flag given explicitly for a run without --do_train must agree with the trained model
+    in output_dir (its run_config.json); raises flags.ValidationError naming it otherwise."""
+    for name in names:
+        if flag_values[name].present and getattr(flag_values, name) != record.flags.get(name):
+            raise flags.ValidationError(
+                f"--{name}={getattr(flag_values, name)} differs from the trained model in "
+                f"--output_dir ({record.flags.get(name)}); leave it out")
+
+
+def require_model_files(flag_values):
+    """--bert_config_file and --vocab_file, needed unless output_dir holds a trained model."""
+    missing = [n for n in ("bert_config_file", "vocab_file") if not getattr(flag_values, n)]
+    if missing:
+        raise flags.ValidationError(
+            f"missing {', '.join('--' + m for m in missing)} (needed unless --output_dir "
+            "holds a trained model)")
+
+
+def report_eval(engine, output_dir, results, global_step):
+    """eval_results.txt (sorted `key = value` lines), TensorBoard scalars and the log."""
+    from absl import logging
+    from bert_tf.results import write_eval_results
+    write_eval_results(os.path.join(output_dir, "eval_results.txt"), results)
+    engine.write_summaries("eval", {k: v for k, v in results.items() if k != "global_step"},
+                           global_step)
+    logging.info("***** Eval results *****")
+    for key in sorted(results):
+        logging.info("  %s = %s", key, results[key])

@@ -27,7 +27,7 @@ from bert_tf.data.glue import get_processor
 from bert_tf.data.tfrecord import cached_tfrecord, file_digest, fingerprint, read_tfrecord
 from bert_tf.export import export_saved_model
 from bert_tf.metrics.glue import task_metrics
-from bert_tf.results import write_eval_results, write_test_results
+from bert_tf.results import write_test_results
 from bert_tf.run_record import load_run_record, save_run_record
 
 FLAGS = flags.FLAGS
@@ -85,11 +85,8 @@ def _resolve():
     record = load_run_record(FLAGS.output_dir)
     if record is not None and not FLAGS.do_train:
         settings = record.settings
-        for name in ("max_seq_length", "do_lower_case", "task_name"):
-            if FLAGS[name].present and getattr(FLAGS, name) != record.flags.get(name):
-                raise flags.ValidationError(
-                    f"--{name}={getattr(FLAGS, name)} differs from the trained model in "
-                    f"--output_dir ({record.flags.get(name)}); leave it out")
+        bert_flags.check_against_record(FLAGS, record, ("max_seq_length", "do_lower_case",
+                                                        "task_name"))
         processor = processor_from_dict(settings["task"])
         if isinstance(processor, CustomTaskProcessor):
             processor.data_dir = FLAGS.data_dir or processor.data_dir
@@ -98,12 +95,10 @@ def _resolve():
                 processor.files[split] = given or processor.files[split]
         return (processor, settings, FLAGS.bert_config_file or record.bert_config_file,
                 FLAGS.vocab_file or record.vocab_file)
-    missing = [name for name in ("task_name", "bert_config_file", "vocab_file")
-               if not getattr(FLAGS, name)]
-    if missing:
-        raise flags.ValidationError(
-            f"missing {', '.join('--' + m for m in missing)} (needed unless --output_dir "
-            "holds a trained model)")
+    if not FLAGS.task_name:
+        raise flags.ValidationError("missing --task_name (needed unless --output_dir holds a "
+                                    "trained model)")
+    bert_flags.require_model_files(FLAGS)
     processor = _processor_from_flags()
     labels = [] if processor.is_regression else processor.get_labels()
     settings = {"task": processor.to_dict(), "labels": labels,
@@ -186,12 +181,7 @@ def main(_):
                             for key, value in metrics.items()})
             if i == 0:
                 results["loss"] = loss  # the original reports the Estimator's mean loss too
-        write_eval_results(os.path.join(FLAGS.output_dir, "eval_results.txt"), results)
-        engine.write_summaries("eval", {k: v for k, v in results.items()
-                                        if k != "global_step"}, global_step)
-        logging.info("***** Eval results *****")
-        for key in sorted(results):
-            logging.info("  %s = %s", key, results[key])
+        bert_flags.report_eval(engine, FLAGS.output_dir, results, global_step)
 
     if FLAGS.do_predict:
         for i, (name, examples) in enumerate(processor.get_test_sets(FLAGS.data_dir).items()):

@@ -29,7 +29,6 @@ from bert_tf.export import export_saved_model
 from bert_tf.files import read_json, write_json
 from bert_tf.metrics.ner import ner_metrics
 from bert_tf.ner_outputs import write_conll_predictions, write_entities_jsonl
-from bert_tf.results import write_eval_results
 from bert_tf.run_record import load_run_record, save_run_record
 from bert_tf.token_classification import TokenClassificationTask
 
@@ -60,17 +59,10 @@ def _split_path(split):
 def _resolve(record, train_examples):
     """Model settings: from the flags when training, else from the trained output_dir."""
     if record is not None and not FLAGS.do_train:
-        for name in ("max_seq_length", "do_lower_case", "tagging_scheme", "use_crf"):
-            if FLAGS[name].present and getattr(FLAGS, name) != record.flags.get(name):
-                raise flags.ValidationError(
-                    f"--{name}={getattr(FLAGS, name)} differs from the trained model in "
-                    f"--output_dir ({record.flags.get(name)}); leave it out")
+        bert_flags.check_against_record(FLAGS, record, ("max_seq_length", "do_lower_case",
+                                                        "tagging_scheme", "use_crf"))
         return record.settings, record.bert_config_file, record.vocab_file
-    missing = [name for name in ("bert_config_file", "vocab_file") if not getattr(FLAGS, name)]
-    if missing:
-        raise flags.ValidationError(
-            f"missing {', '.join('--' + m for m in missing)} (needed unless --output_dir "
-            "holds a trained model)")
+    bert_flags.require_model_files(FLAGS)
     scheme = ner.normalize_scheme(FLAGS.tagging_scheme)
     labels = ner.resolve_labels(labels=FLAGS.labels, label_file=FLAGS.label_file,
                                 train_examples=train_examples, scheme=scheme)
@@ -161,12 +153,7 @@ def main(_):
         predicted, loss = predict("dev", examples, FLAGS.eval_batch_size)
         results = ner_metrics([e.tags for e in examples], predicted)
         results.update(eval_loss=loss, loss=loss, global_step=global_step)
-        write_eval_results(os.path.join(FLAGS.output_dir, "eval_results.txt"), results)
-        engine.write_summaries("eval", {k: v for k, v in results.items()
-                                        if k != "global_step"}, global_step)
-        logging.info("***** Eval results *****")
-        for key in sorted(results):
-            logging.info("  %s = %s", key, results[key])
+        bert_flags.report_eval(engine, FLAGS.output_dir, results, global_step)
 
     if FLAGS.do_predict:
         examples = ner.read_ner_file(_split_path("test"), FLAGS.file_format)

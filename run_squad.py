@@ -68,17 +68,9 @@ def _feature_dicts(features):
 
 def _resolve(record):
     if record is not None and not FLAGS.do_train:
-        for name in ("max_seq_length", "do_lower_case"):
-            if FLAGS[name].present and getattr(FLAGS, name) != record.flags.get(name):
-                raise flags.ValidationError(
-                    f"--{name}={getattr(FLAGS, name)} differs from the trained model in "
-                    f"--output_dir ({record.flags.get(name)}); leave it out")
+        bert_flags.check_against_record(FLAGS, record, ("max_seq_length", "do_lower_case"))
         return record.settings, record.bert_config_file, record.vocab_file
-    missing = [n for n in ("bert_config_file", "vocab_file") if not getattr(FLAGS, n)]
-    if missing:
-        raise flags.ValidationError(
-            f"missing {', '.join('--' + m for m in missing)} (needed unless --output_dir "
-            "holds a trained model)")
+    bert_flags.require_model_files(FLAGS)
     settings = {"max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case}
     return settings, FLAGS.bert_config_file, FLAGS.vocab_file
 
