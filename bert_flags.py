@@ -91,9 +91,24 @@ def define_training_flags():
                       ["one_device", "mirrored", "multi_worker_mirrored", "tpu"],
                       "tf.distribute strategy; --use_tpu selects tpu.")
     flags.DEFINE_integer("num_gpus", None, "GPUs for the mirrored strategy (default: all).")
-    flags.DEFINE_enum("mixed_precision", "", ["", "bf16", "fp16"],
+    flags.DEFINE_enum("mixed_precision", "", ["", "bf16", "fp16", "auto"],
                       "Mixed precision: bf16, or fp16 with dynamic loss scaling; empty for "
-                      "float32.")
+                      "float32; auto: bf16 on GPUs (compute capability 8.0+) and CPUs "
+                      "(AVX512_BF16/AMX) that run it natively, fp16 on older GPUs, else "
+                      "float32. LayerNorm, softmax and the loss stay float32.")
+    flags.DEFINE_bool("dynamic_padding", True,
+                      "Cut each batch to its longest example (rounded up to "
+                      "--pad_to_multiple_of) and group examples by length; outputs are the "
+                      "same and in input order. Always off with the tpu strategy.")
+    flags.DEFINE_integer("pad_to_multiple_of", None,
+                         "Round dynamic-padding lengths up to a multiple of this (default 8; "
+                         "16 with --use_xla: each new length is a new XLA compilation).")
+    flags.DEFINE_bool("use_xla", False,
+                      "Compile the forward/backward pass with XLA (jit_compile).")
+    flags.DEFINE_integer("gradient_accumulation_steps", 1,
+                         "Run each replica's share of --train_batch_size in this many "
+                         "micro-batches and sum their gradients: the same update as the "
+                         "whole batch, with the activation memory of one micro-batch.")
     flags.DEFINE_integer("seed", 12345, "Seed for initialization, data order and dropout.")
     flags.DEFINE_integer("keep_checkpoint_max", 5, "How many recent checkpoints to keep.")
     flags.DEFINE_integer("log_every_n_steps", 50, "Steps between progress lines.")
@@ -207,7 +222,8 @@ def training_config(flag_values, num_examples):
         save_checkpoints_steps=flag_values.save_checkpoints_steps,
         keep_checkpoint_max=flag_values.keep_checkpoint_max,
         iterations_per_loop=flag_values.iterations_per_loop,
-        log_every_n_steps=flag_values.log_every_n_steps, seed=flag_values.seed)
+        log_every_n_steps=flag_values.log_every_n_steps, seed=flag_values.seed,
+        gradient_accumulation_steps=flag_values.gradient_accumulation_steps)
 
 
 def make_engine(flag_values, task):
@@ -217,7 +233,10 @@ def make_engine(flag_values, task):
     strategy = create_strategy(strategy_name(flag_values), num_gpus=flag_values.num_gpus,
                                tpu_name=flag_values.tpu_name, tpu_zone=flag_values.tpu_zone,
                                gcp_project=flag_values.gcp_project)
-    return Engine(task, strategy, flag_values.output_dir, seed=flag_values.seed)
+    return Engine(task, strategy, flag_values.output_dir, seed=flag_values.seed,
+                  dynamic_padding=flag_values.dynamic_padding,
+                  pad_to_multiple_of=flag_values.pad_to_multiple_of,
+                  jit_compile=flag_values.use_xla)
 
 
 def check_do_flags(flag_values):

@@ -25,7 +25,6 @@ from bert_tf.data.classifier_features import convert_examples_to_features, featu
 from bert_tf.data.custom_task import FILE_FORMATS, CustomTaskProcessor, processor_from_dict
 from bert_tf.data.glue import get_processor
 from bert_tf.data.tfrecord import cached_tfrecord, file_digest, fingerprint, read_tfrecord
-from bert_tf.export import export_saved_model
 from bert_tf.metrics.glue import task_metrics
 from bert_tf.results import write_test_results
 from bert_tf.run_record import load_run_record, save_run_record
@@ -201,7 +200,7 @@ def main(_):
             logging.info("Wrote predictions for %s (%d examples)", name, count)
 
     if FLAGS.export_dir:
-        export_saved_model(engine.model, FLAGS.export_dir, task.outputs)
+        engine.export(FLAGS.export_dir)
 
 
 if __name__ == "__main__":

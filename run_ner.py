@@ -25,7 +25,6 @@ from bert_tf.data import ner
 from bert_tf.data.ner_features import (Window, convert_examples_to_features, feature_spec,
                                        predictions_per_word)
 from bert_tf.data.tfrecord import cached_tfrecord, file_digest, fingerprint, read_tfrecord
-from bert_tf.export import export_saved_model
 from bert_tf.files import read_json, write_json
 from bert_tf.metrics.ner import ner_metrics
 from bert_tf.ner_outputs import write_conll_predictions, write_entities_jsonl
@@ -171,7 +170,7 @@ def main(_):
                      len(examples))
 
     if FLAGS.export_dir:
-        export_saved_model(engine.model, FLAGS.export_dir, task.outputs)
+        engine.export(FLAGS.export_dir)
 
 
 if __name__ == "__main__":

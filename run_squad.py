@@ -20,7 +20,6 @@ from bert_tf import tokenization
 from bert_tf.config import BertConfig
 from bert_tf.data import squad
 from bert_tf.data.tfrecord import cached_tfrecord, file_digest, fingerprint, read_tfrecord
-from bert_tf.export import export_saved_model
 from bert_tf.files import write_json
 from bert_tf.metrics.squad import read_squad_answers, squad_evaluate
 from bert_tf.question_answering import SquadTask
@@ -163,7 +162,7 @@ def main(_):
                 logging.info("  %s = %s", key, metrics[key])
 
     if FLAGS.export_dir:
-        export_saved_model(engine.model, FLAGS.export_dir, task.outputs)
+        engine.export(FLAGS.export_dir)
 
 
 if __name__ == "__main__":

@@ -316,7 +316,7 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
         Same as `tf_keras.optimizers.Optimizer.apply_gradients`, except that
         `tf.IndexedSlices` gradients are first made dense (see the class docstring).
         """
-        grads_and_vars = [(_dense_gradient(g, v), v) for g, v in grads_and_vars]
+        grads_and_vars = [(dense_gradient(g, v), v) for g, v in grads_and_vars]
         return super().apply_gradients(
             grads_and_vars,
             name=name,
@@ -329,7 +329,7 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
         index = self._index_dict[self._var_key(variable)]
         m = self._adam_m[index]
         v = self._adam_v[index]
-        gradient = _dense_gradient(gradient, variable)
+        gradient = dense_gradient(gradient, variable)
         lr = tf.cast(self.learning_rate, variable.dtype)
 
         # Python-float coefficients, so (1 - beta) is rounded to float32 once, as in the original.
@@ -365,7 +365,7 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
         return config
 
 
-def _dense_gradient(gradient, variable):
+def dense_gradient(gradient, variable):
     """Sums a `tf.IndexedSlices` gradient into a dense tensor shaped like `variable`."""
     if not isinstance(gradient, tf.IndexedSlices):
         return gradient

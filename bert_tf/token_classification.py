@@ -25,11 +25,12 @@ class BertTokenClassifier(BertTaskModel):
 
     def __init__(self, config: BertConfig, num_labels: int, use_crf: bool = False,
                  head_dropout_prob: float = TOKEN_CLASSIFIER_DROPOUT_PROB,
-                 name: str = "bert_token_classifier", **kwargs):
+                 name: str = "bert_token_classifier", crf: CrfLayer = None, **kwargs):
+        """crf: an existing CrfLayer to use (shared with the task); default a new one."""
         super().__init__(config, num_labels, per_token=True,
                          head_dropout_prob=head_dropout_prob, name=name, **kwargs)
         self.use_crf = use_crf
-        self.crf = CrfLayer(num_labels, name="crf") if use_crf else None
+        self.crf = (crf or CrfLayer(num_labels, name="crf")) if use_crf else None
 
     def build_with_dummy_inputs(self):
         super().build_with_dummy_inputs()
@@ -69,18 +70,19 @@ class TokenClassificationTask(Task):
         self.num_labels = num_labels
         self.use_crf = use_crf
         self.dropout_prob = dropout_prob
-        self.model = None
+        # The task owns the CRF: loss and outputs need it, and every model the task builds
+        # (the trained one, its float32 serving twin) shares it.
+        self.crf = CrfLayer(num_labels, name="crf") if use_crf else None
 
     def build_model(self):
-        self.model = BertTokenClassifier(self.config, self.num_labels, self.use_crf,
-                                         self.dropout_prob)
-        return self.model
+        return BertTokenClassifier(self.config, self.num_labels, self.use_crf,
+                                   self.dropout_prob, crf=self.crf)
 
     def loss(self, logits, features):
         real = tf.cast(features[IS_REAL_EXAMPLE], tf.float32)                   # [B]
         mask = features["label_mask"]                                           # [B, S]
         if self.use_crf:
-            log_likelihood = self.model.crf.log_likelihood(logits, features["label_ids"],
+            log_likelihood = self.crf.log_likelihood(logits, features["label_ids"],
                                                            mask)                # [B]
             has_labels = tf.cast(tf.reduce_any(mask > 0, axis=1), tf.float32) * real
             return -tf.reduce_sum(log_likelihood * has_labels), tf.reduce_sum(has_labels)
@@ -95,8 +97,8 @@ class TokenClassificationTask(Task):
         if mask is None:
             mask = serving_label_mask(features["input_mask"])
         if self.use_crf:
-            best, _ = self.model.crf.decode(logits, mask)
-            return {"probabilities": self.model.crf.marginals(logits, mask),
+            best, _ = self.crf.decode(logits, mask)
+            return {"probabilities": self.crf.marginals(logits, mask),
                     "label_ids": tf.cast(best, tf.int32)}
         return {"probabilities": tf.nn.softmax(logits, axis=-1),
                 "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}

@@ -11,6 +11,11 @@ are skipped, and every dropout mask is a function of (seed, global step, replica
 layers.dropout), so a run killed at any point and restarted from its latest checkpoint
 ends with the same weights as one never interrupted (fp16 loss scaling excepted: its scale
 is not checkpointed).
+
+Speed: batches are cut to their longest example and examples grouped by length
+(data.dynamic_padding; off for TPUs, which need static shapes), the forward/backward pass can
+be compiled with XLA, several steps run per call, and `gradient_accumulation_steps`
+micro-batches make one optimizer step equal to a step on the whole batch.
 """
 
 import abc
@@ -26,13 +31,16 @@ import tf_keras
 from absl import logging
 
 from bert_tf import checkpoints
+from bert_tf.data.dynamic_padding import length_grouped_batches
 from bert_tf.errors import InputError, TrainingDiverged
-from bert_tf.optimization import WarmupLinearDecay, create_optimizer
+from bert_tf.export import export_saved_model
+from bert_tf.optimization import WarmupLinearDecay, create_optimizer, dense_gradient
 from bert_tf.pretrained import load_weights
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 MIXED_PRECISION = {"": None, "none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 IS_REAL_EXAMPLE = "is_real_example"
+EXAMPLE_INDEX = "example_index"
 
 
 def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
@@ -62,9 +70,39 @@ def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
                      f"{', '.join(STRATEGIES)}")
 
 
-def set_mixed_precision(mode: str) -> None:
-    """"" (float32), "bf16" or "fp16" (with dynamic loss scaling); set before building."""
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu_flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(cpu_flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_mixed_precision(mode: str) -> str:
+    """"auto" -> "bf16" on GPUs of compute capability 8.0+ and CPUs with AVX512_BF16/AMX,
+    "fp16" on GPUs of 7.x (tensor cores without bf16), else "" (float32). Others unchanged."""
+    if mode != "auto":
+        return mode
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get(
+            "compute_capability", (0, 0))
+        return "bf16" if capability >= (8, 0) else "fp16" if capability >= (7, 0) else ""
+    return "bf16" if _cpu_has_native_bf16() else ""
+
+
+def set_mixed_precision(mode: str) -> str:
+    """"" (float32), "bf16", "fp16" (with dynamic loss scaling) or "auto" (see
+    `resolve_mixed_precision`); set before building. Returns the mode used."""
+    mode = resolve_mixed_precision(mode)
+    if mode == "bf16" and not tf.config.list_physical_devices("GPU") \
+            and not _cpu_has_native_bf16():
+        logging.warning("bf16 on a CPU without AVX512_BF16/AMX is emulated and slower "
+                        "than float32")
     tf_keras.mixed_precision.set_global_policy(MIXED_PRECISION[mode] or "float32")
+    logging.info("Precision: %s", MIXED_PRECISION[mode] or "float32")
+    return mode
 
 
 class Task(abc.ABC):
@@ -72,7 +110,11 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def build_model(self) -> tf_keras.Model:
-        """A task model (e.g. `BertTaskModel`) taking the feature dict; returns logits."""
+        """A new task model (e.g. `BertTaskModel`) taking the feature dict; returns logits.
+
+        Called again (under a float32 policy) for the serving twin of `Engine.export`:
+        state that `loss`/`outputs` use (a CRF) must be shared by every model built.
+        """
 
     @abc.abstractmethod
     def loss(self, logits, features) -> Tuple[tf.Tensor, tf.Tensor]:
@@ -100,10 +142,29 @@ class TrainingConfig:
     log_every_n_steps: int = 50
     seed: int = 12345
     shuffle_buffer_size: int = 10000
+    # Micro-batches per step: each replica runs its share of the batch in this many
+    # pieces and sums their gradients, so only one piece's activations are in memory.
+    gradient_accumulation_steps: int = 1
 
 
 def _with_real_flag(dataset, value):
     return dataset.map(lambda f: dict(f, **{IS_REAL_EXAMPLE: tf.constant(value, tf.int32)}))
+
+
+def _scale_gradient(gradient, factor):
+    """gradient * factor, keeping a `tf.IndexedSlices` (embedding) gradient sparse."""
+    if gradient is None:
+        return None
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices,
+                                gradient.dense_shape)
+    return gradient * factor
+
+
+def _pad_axis_1(value, width):
+    """Pads [B, L, ...] with zeros to [B, width, ...]."""
+    paddings = [[0, 0], [0, width - tf.shape(value)[1]]] + [[0, 0]] * (value.shape.rank - 2)
+    return tf.pad(value, paddings)
 
 
 def _format_seconds(seconds):
@@ -119,20 +180,35 @@ class Engine:
         strategy: from `create_strategy`.
         output_dir: checkpoints (`model.ckpt-<step>`), TensorBoard logs (`train/`, `eval/`).
         seed: seeds initialization, data order and dropout.
+        dynamic_padding: cut batches to their longest example and group examples by length
+            (forced off for TPUs).
+        pad_to_multiple_of: cut lengths are rounded up to this; default 8, 16 with XLA
+            (each new length is a new XLA compilation).
+        jit_compile: compile the forward/backward pass (train) and the forward pass
+            (predict) with XLA.
     """
 
     def __init__(self, task: Task, strategy: tf.distribute.Strategy, output_dir: str,
-                 seed: int = 12345):
+                 seed: int = 12345, *, dynamic_padding: bool = True,
+                 pad_to_multiple_of: Optional[int] = None, jit_compile: bool = False):
         self.task = task
         self.strategy = strategy
         self.output_dir = output_dir
         self.seed = seed
+        if dynamic_padding and isinstance(strategy, tf.distribute.TPUStrategy):
+            logging.info("TPUs need static shapes: padding every batch to max_seq_length")
+            dynamic_padding = False
+        self.dynamic_padding = dynamic_padding
+        if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
+            raise InputError(f"--pad_to_multiple_of={pad_to_multiple_of} must be positive")
+        self.pad_to_multiple_of = pad_to_multiple_of or (16 if jit_compile else 8)
+        self.jit_compile = jit_compile
         self.optimizer = None
         tf_keras.utils.set_random_seed(seed)
         with strategy.scope():
             self.model = task.build_model()
             self.model.build_with_dummy_inputs()
-        self._predict_fn = None
+        self._predict_fns = {}
 
     # ---- state ----
 
@@ -193,35 +269,117 @@ class Engine:
 
     # ---- training ----
 
-    def _train_step(self, features):
+    def _micro_batch_gradients(self, features, seed):
+        """Gradients of the mean loss of one micro-batch on one replica.
+
+        Returns:
+            (gradients, loss_sum, count) with loss_sum, count as in `Task.loss`; the
+            gradients are of loss_sum / count (times the loss scale under fp16).
+        """
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = self.model(dict(features, dropout_seed=seed), training=True)
+            loss_sum, count = self.task.loss(logits, features)
+            loss = loss_sum / tf.maximum(count, 1.0)
+            if hasattr(self.optimizer, "get_scaled_loss"):
+                loss = self.optimizer.get_scaled_loss(loss)
+        return tape.gradient(loss, variables), loss_sum, count
+
+    def _train_step(self, features, accumulation_steps):
+        """One optimizer step on one replica's share of the global batch.
+
+        The share is run as `accumulation_steps` micro-batches. Each micro-batch's gradient
+        of its own mean loss is weighted by its count over the global count, so the sum is
+        the gradient of the global batch's mean loss however the examples are split (across
+        replicas and micro-batches) and however many each counts (NER: labelled tokens).
+        """
         context = tf.distribute.get_replica_context()
         seed = tf.random.experimental.stateless_fold_in(
             tf.random.experimental.stateless_fold_in(
                 tf.constant([self.seed, 0], tf.int64), self.optimizer.iterations),
             context.replica_id_in_sync_group)
+        gradients_fn = self._gradients_fn
         variables = self.model.trainable_variables
-        with tf.GradientTape() as tape:
-            logits = self.model(dict(features, dropout_seed=seed), training=True)
-            loss_sum, count = self.task.loss(logits, features)
-            # The loss of the global batch: sum over replicas of loss_sum / global count.
-            loss = loss_sum / tf.maximum(context.all_reduce("sum", count), 1.0)
-            scaled = self.optimizer.get_scaled_loss(loss) if hasattr(
-                self.optimizer, "get_scaled_loss") else loss
-        grads = tape.gradient(scaled, variables)
+        if accumulation_steps == 1:
+            grads, loss_sum, count = gradients_fn(features, seed)
+            total = tf.maximum(context.all_reduce("sum", count), 1.0)
+            grads = [_scale_gradient(g, count / total) for g in grads]
+        else:
+            # [B_replica, ...] -> [k, B_replica / k, ...]: micro-batch j is row j.
+            micro = {name: tf.reshape(value, tf.concat(
+                [[accumulation_steps, -1], tf.shape(value)[1:]], axis=0))
+                for name, value in features.items()}
+            sums = [tf.zeros_like(v) for v in variables]
+            loss_sum, count = tf.constant(0.0), tf.constant(0.0)
+            connected = []  # whether each variable gets a gradient (known when tracing)
+            for j in tf.range(accumulation_steps):
+                grads, micro_loss, micro_count = gradients_fn(
+                    {name: value[j] for name, value in micro.items()},
+                    tf.random.experimental.stateless_fold_in(seed, j))
+                connected[:] = [g is not None for g in grads]
+                sums = [s if g is None else s + dense_gradient(g, v) * micro_count
+                        for s, g, v in zip(sums, grads, variables)]
+                loss_sum += micro_loss
+                count += micro_count
+            total = tf.maximum(context.all_reduce("sum", count), 1.0)
+            # None stays None (e.g. the pooler under a token head): such a variable is not
+            # updated at all, as without accumulation.
+            grads = [s / total if c else None for s, c in zip(sums, connected)]
         if hasattr(self.optimizer, "get_unscaled_gradients"):
             grads = self.optimizer.get_unscaled_gradients(grads)
         self.optimizer.apply_gradients(zip(grads, variables))
-        return loss
+        return loss_sum / total  # this replica's part of the global batch's mean loss
 
-    def _make_train_loop(self):
+    def _make_train_loop(self, accumulation_steps):
+        # XLA compiles the forward/backward pass only: the optimizer update and the
+        # cross-replica sums stay outside, where every strategy supports them.
+        self._gradients_fn = (tf.function(self._micro_batch_gradients, jit_compile=True)
+                              if self.jit_compile else self._micro_batch_gradients)
+
         @tf.function
         def train_loop(iterator, num_steps):
             losses = tf.TensorArray(tf.float32, size=num_steps)
             for i in tf.range(num_steps):
-                per_replica = self.strategy.run(self._train_step, args=(next(iterator),))
+                per_replica = self.strategy.run(self._train_step,
+                                                args=(next(iterator), accumulation_steps))
                 losses = losses.write(i, self.strategy.reduce("sum", per_replica, axis=None))
             return losses.stack()
         return train_loop
+
+    def _check_accumulation(self, config: TrainingConfig):
+        steps = config.gradient_accumulation_steps
+        per_replica = config.train_batch_size // self.strategy.num_replicas_in_sync
+        if steps < 1 or per_replica % steps:
+            raise InputError(
+                f"--gradient_accumulation_steps={steps} must be a positive divisor of the "
+                f"batch of each replica ({per_replica} = --train_batch_size="
+                f"{config.train_batch_size} / {self.strategy.num_replicas_in_sync} replicas)")
+
+    def prepare_training(self, dataset: tf.data.Dataset, config: TrainingConfig,
+                         init_checkpoint: Optional[str] = None):
+        """Builds the optimizer, restores the latest checkpoint (else `init_checkpoint`) and
+        returns (global step, an iterator over the remaining global batches, train_loop).
+
+        `train_loop(iterator, tf.constant(n))` runs n steps and returns their n losses.
+        """
+        self._check_batch_size(config.train_batch_size, "train_batch_size")
+        self._check_accumulation(config)
+        self._build_optimizer(config)
+        step = self.restore(init_checkpoint)
+        examples = (_with_real_flag(dataset, 1)
+                    .shuffle(config.shuffle_buffer_size, seed=config.seed,
+                             reshuffle_each_iteration=True)
+                    .repeat())
+        if self.dynamic_padding:
+            batches = length_grouped_batches(examples, config.train_batch_size,
+                                             self.pad_to_multiple_of, shuffle_seed=config.seed)
+        else:
+            batches = examples.batch(config.train_batch_size, drop_remainder=True)
+        batches = (batches
+                   .skip(step)  # resume: the batches of the steps already done
+                   .prefetch(tf.data.AUTOTUNE))
+        iterator = iter(self.strategy.experimental_distribute_dataset(batches))
+        return step, iterator, self._make_train_loop(config.gradient_accumulation_steps)
 
     def train(self, dataset: tf.data.Dataset, config: TrainingConfig,
               init_checkpoint: Optional[str] = None) -> Dict[str, float]:
@@ -238,28 +396,19 @@ class Engine:
         Raises:
             TrainingDiverged: the loss became NaN/inf; the last good checkpoint is kept.
         """
-        self._check_batch_size(config.train_batch_size, "train_batch_size")
-        self._build_optimizer(config)
-        step = self.restore(init_checkpoint)
+        step, iterator, train_loop = self.prepare_training(dataset, config, init_checkpoint)
         total = config.num_train_steps
         if step >= total:
             logging.info("output_dir already holds step %d of %d: nothing to train", step, total)
             return {"global_step": step, "loss": float("nan")}
-        batches = (_with_real_flag(dataset, 1)
-                   .shuffle(config.shuffle_buffer_size, seed=config.seed,
-                            reshuffle_each_iteration=True)
-                   .repeat()
-                   .batch(config.train_batch_size, drop_remainder=True)
-                   .skip(step)  # resume: the batches of the steps already done
-                   .prefetch(tf.data.AUTOTUNE))
-        iterator = iter(self.strategy.experimental_distribute_dataset(batches))
-        train_loop = self._make_train_loop()
         writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
         schedule = WarmupLinearDecay(config.learning_rate, config.num_train_steps,
                                      config.num_warmup_steps)  # for the progress line
         start_step, start_time, loss = step, time.time(), float("nan")
-        logging.info("***** Training: steps %d to %d, global batch %d *****", step, total,
-                     config.train_batch_size)
+        logging.info("***** Training: steps %d to %d, global batch %d (%d micro-batches), "
+                     "dynamic padding %s, XLA %s *****", step, total, config.train_batch_size,
+                     config.gradient_accumulation_steps, self.dynamic_padding,
+                     self.jit_compile)
         while step < total:
             boundary = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
             num = min(config.iterations_per_loop, config.log_every_n_steps, boundary - step,
@@ -291,28 +440,41 @@ class Engine:
 
     # ---- evaluation and prediction ----
 
-    def _make_predict_fn(self):
+    def _make_predict_fn(self, seq_length):
+        forward = (tf.function(lambda f: self.model(f, training=False), jit_compile=True)
+                   if self.jit_compile else lambda f: self.model(f, training=False))
+
         def replica_fn(features):
-            logits = self.model(features, training=False)
+            logits = forward({name: value for name, value in features.items()
+                              if name != EXAMPLE_INDEX})
             loss_sum, count = self.task.loss(logits, features)
             outputs = self.task.outputs(logits, features)
+            # Per-token outputs of a cut batch ([B, L, ...], L unknown while tracing) go back
+            # to [B, S, ...] so every batch's outputs can be stacked.
+            outputs = {name: _pad_axis_1(value, seq_length)
+                       if value.shape.rank >= 2 and value.shape[1] is None else value
+                       for name, value in outputs.items()}
             outputs[IS_REAL_EXAMPLE] = features[IS_REAL_EXAMPLE]
+            outputs[EXAMPLE_INDEX] = features[EXAMPLE_INDEX]
             return outputs, loss_sum, count
 
+        # Takes the iterator, so the trace sees its element spec (L unknown for cut
+        # batches): one trace for every length.
         @tf.function
-        def predict_step(features):
-            outputs, loss_sum, count = self.strategy.run(replica_fn, args=(features,))
+        def predict_step(iterator):
+            outputs, loss_sum, count = self.strategy.run(replica_fn, args=(next(iterator),))
             return (outputs, self.strategy.reduce("sum", loss_sum, axis=None),
                     self.strategy.reduce("sum", count, axis=None))
         return predict_step
 
     def predict(self, dataset: tf.data.Dataset, num_examples: int, batch_size: int,
                 description: str = "predict") -> Tuple[Dict[str, np.ndarray], float]:
-        """Runs the model over `dataset` in order.
+        """Runs the model over `dataset`; outputs come back in the dataset's order.
 
         The dataset is padded to whole batches with zero examples (is_real_example = 0), as
-        the original does for TPUs, so every strategy sees static shapes; padding is dropped
-        from the outputs.
+        the original does for TPUs, so every replica gets an equal share; padding is
+        dropped from the outputs. With dynamic padding the examples are run grouped by
+        length and put back in order by their index afterwards.
 
         Returns:
             (outputs: name -> np.ndarray [num_examples, ...], mean loss over real examples).
@@ -321,16 +483,26 @@ class Engine:
         padding = (-num_examples) % batch_size
         zeros = tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype),
                                       dataset.element_spec)
-        padded = _with_real_flag(dataset, 1).concatenate(
-            _with_real_flag(tf.data.Dataset.from_tensors(zeros).repeat(padding), 0))
-        batches = padded.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-        if self._predict_fn is None:
-            self._predict_fn = self._make_predict_fn()
+        padded = (_with_real_flag(dataset, 1)
+                  .concatenate(_with_real_flag(tf.data.Dataset.from_tensors(zeros)
+                                               .repeat(padding), 0))
+                  .enumerate()
+                  .map(lambda index, f: dict(f, **{EXAMPLE_INDEX: index})))
+        if self.dynamic_padding:
+            batches = length_grouped_batches(padded, batch_size, self.pad_to_multiple_of)
+        else:
+            batches = padded.batch(batch_size, drop_remainder=True)
+        batches = batches.prefetch(tf.data.AUTOTUNE)
+        seq_length = dataset.element_spec["input_ids"].shape[0]
+        if seq_length not in self._predict_fns:
+            self._predict_fns[seq_length] = self._make_predict_fn(seq_length)
+        predict_fn = self._predict_fns[seq_length]
         collected, loss_sum, count = [], 0.0, 0.0
         num_batches = (num_examples + padding) // batch_size
         start = last_log = time.time()
-        for i, features in enumerate(self.strategy.experimental_distribute_dataset(batches)):
-            outputs, batch_loss, batch_count = self._predict_fn(features)
+        iterator = iter(self.strategy.experimental_distribute_dataset(batches))
+        for i in range(num_batches):
+            outputs, batch_loss, batch_count = predict_fn(iterator)
             local = {k: np.concatenate([t.numpy() for t in
                                         self.strategy.experimental_local_results(v)])
                      for k, v in outputs.items()}
@@ -346,10 +518,27 @@ class Engine:
         if not collected:
             return {}, float("nan")
         merged = {k: np.concatenate([c[k] for c in collected]) for k in collected[0]}
-        real = merged.pop(IS_REAL_EXAMPLE).astype(bool)
-        outputs = {k: v[real] for k, v in merged.items()}
-        assert len(real) == num_examples + padding and real.sum() == num_examples
+        order = np.argsort(merged.pop(EXAMPLE_INDEX), kind="stable")
+        real = merged.pop(IS_REAL_EXAMPLE)[order].astype(bool)
+        assert len(real) == num_examples + padding and real[:num_examples].all()
+        outputs = {k: v[order][:num_examples] for k, v in merged.items()}
         return outputs, (loss_sum / count if count else math.nan)
+
+    def export(self, export_dir: str) -> str:
+        """Writes a SavedModel of the task (see `export.export_saved_model`) that computes
+        in float32 whatever precision trained it: a mixed-precision model is copied into a
+        float32 twin first, so serving needs no bf16/fp16 hardware and loses no accuracy."""
+        model = self.model
+        if model.compute_dtype != "float32":
+            policy = tf_keras.mixed_precision.global_policy()
+            tf_keras.mixed_precision.set_global_policy("float32")
+            try:
+                model = self.task.build_model()
+                model.build_with_dummy_inputs()
+            finally:
+                tf_keras.mixed_precision.set_global_policy(policy)
+            model.set_weights(self.model.get_weights())
+        return export_saved_model(model, export_dir, self.task.outputs)
 
     def write_summaries(self, name: str, values: Dict[str, float], step: int) -> None:
         """Scalars to TensorBoard under output_dir/<name>."""

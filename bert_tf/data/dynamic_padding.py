@@ -1,0 +1,82 @@
+"""Dynamic padding: each batch cut to its longest example, examples grouped by length.
+
+Features are stored padded to max_seq_length S, but most examples are much shorter, and the
+padded positions cost as much compute as real ones. The masked positions change nothing in
+the real positions' results (the attention bias of -10000 makes their softmax weight exactly
+0 in float32), so a batch can be cut to the length of its longest example, rounded up to a
+multiple (fewer distinct shapes for XLA and oneDNN to compile for). Grouping examples of
+similar length into the same batch makes the cut worth more.
+
+Sequence features are the rank-1 features of length S (input_ids, input_mask, segment_ids,
+NER label_ids / label_mask ...); scalars (labels, positions, flags) are left alone.
+Axes: B batch, S max_seq_length, L the batch's cut length.
+"""
+
+from typing import List
+
+import tensorflow as tf
+
+# Batches per length-sorting window: large enough that most batches hold examples of
+# similar length, small enough that batches still mix the data (as Hugging Face's
+# length-grouped sampler does with 50).
+LENGTH_GROUP_BATCHES = 32
+
+
+def sequence_feature_names(element_spec) -> List[str]:
+    """The features shaped like `input_ids` ([S] unbatched, [B, S] batched)."""
+    shape = element_spec["input_ids"].shape
+    return sorted(name for name, spec in element_spec.items() if spec.shape == shape)
+
+
+def example_lengths(features) -> tf.Tensor:
+    """Real tokens per example: int32 [B] from input_mask [B, S]."""
+    return tf.reduce_sum(tf.cast(features["input_mask"], tf.int32), axis=-1)
+
+
+def cut_batch(features, names, multiple: int):
+    """Cuts the sequence features `names` of a batch to L = the longest example rounded up
+    to `multiple` (at least `multiple`, at most S)."""
+    full = tf.shape(features["input_ids"])[1]
+    longest = tf.reduce_max(example_lengths(features))
+    width = tf.minimum(tf.maximum((longest + multiple - 1) // multiple * multiple, multiple),
+                       full)
+    return {name: value[:, :width] if name in names else value
+            for name, value in features.items()}
+
+
+def _sort_by_length(features):
+    order = tf.argsort(example_lengths(features), stable=True)
+    return {name: tf.gather(value, order) for name, value in features.items()}
+
+
+def length_grouped_batches(dataset: tf.data.Dataset, batch_size: int, multiple: int,
+                           shuffle_seed=None,
+                           group_batches: int = LENGTH_GROUP_BATCHES) -> tf.data.Dataset:
+    """Batches of `batch_size` examples of similar length, each cut to its longest example.
+
+    Windows of `group_batches * batch_size` examples are sorted by length and cut into
+    batches; with `shuffle_seed` the batches of a window are then shuffled (training), else
+    they stay in window order (prediction: the caller restores the example order from an
+    index feature). Deterministic for a given input order and seed.
+
+    Args:
+        dataset: unbatched feature dicts with `input_ids` and `input_mask` [S]. For whole
+            batches its size must be a multiple of `batch_size` (or it must repeat).
+        batch_size: examples per batch.
+        multiple: cut lengths are rounded up to this.
+        shuffle_seed: seed for shuffling batches within a window; None keeps their order.
+        group_batches: batches per sorting window.
+
+    Returns:
+        Batched feature dicts; sequence features [batch_size, L], L varying by batch.
+    """
+    names = sequence_feature_names(dataset.element_spec)
+    batches = (dataset.batch(batch_size * group_batches)
+               .map(_sort_by_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+               .unbatch()
+               .batch(batch_size, drop_remainder=True))
+    if shuffle_seed is not None:
+        batches = batches.shuffle(group_batches, seed=shuffle_seed,
+                                  reshuffle_each_iteration=True)
+    return batches.map(lambda f: cut_batch(f, names, multiple),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,185 @@
+"""Dynamic padding, gradient accumulation, XLA and the float32 export of the engine.
+
+Each speed feature must change nothing but speed (and memory): the same logits per example
+as fixed padding, the same update as one big batch, the same weights with XLA.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from bert_tf.classification import ClassificationTask
+from bert_tf.config import BertConfig
+from bert_tf.data.dynamic_padding import cut_batch, length_grouped_batches
+from bert_tf.errors import InputError
+from bert_tf.token_classification import TokenClassificationTask
+from bert_tf.training import Engine, TrainingConfig, create_strategy
+from tests.conftest import TINY
+
+S = 24  # max_seq_length of the toy features
+NO_DROPOUT = BertConfig(**dict(TINY, max_position_embeddings=S, hidden_dropout_prob=0.0,
+                               attention_probs_dropout_prob=0.0))
+
+
+def _features(n, seed=0, lengths=None):
+    """n feature dicts of length S with real lengths 2..S (or `lengths`), both tasks' labels."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, S + 1, size=n) if lengths is None else np.asarray(lengths)
+    mask = (np.arange(S)[None] < lengths[:, None]).astype(np.int32)
+    label_mask = mask.copy()
+    label_mask[:, 0] = 0
+    label_mask[np.arange(n), lengths - 1] = 0                       # no [CLS], [SEP]
+    label_mask &= rng.integers(0, 2, size=(n, S)).astype(np.int32)  # first pieces only
+    return {"input_ids": rng.integers(1, TINY["vocab_size"], size=(n, S)).astype(np.int32) * mask,
+            "input_mask": mask,
+            "segment_ids": (rng.integers(0, 2, size=(n, S)) * mask).astype(np.int32),
+            "label_ids": rng.integers(0, 3, size=(n, S)).astype(np.int32) * mask,
+            "label_mask": label_mask,
+            "class_ids": rng.integers(0, 3, size=n).astype(np.int32)}
+
+
+def _dataset(features, task):
+    features = dict(features)
+    if isinstance(task, ClassificationTask):
+        features["label_ids"] = features["class_ids"]
+        del features["label_mask"]
+    del features["class_ids"]
+    return tf.data.Dataset.from_tensor_slices(features)
+
+
+def _engine(task, tmp_path, name, strategy="one_device", **kwargs):
+    return Engine(task, create_strategy(strategy), str(tmp_path / name), seed=3, **kwargs)
+
+
+def _tasks():
+    return {"classifier": lambda: ClassificationTask(NO_DROPOUT, 3, dropout_prob=0.0),
+            "ner": lambda: TokenClassificationTask(NO_DROPOUT, 3, dropout_prob=0.0),
+            "ner_crf": lambda: TokenClassificationTask(NO_DROPOUT, 3, use_crf=True,
+                                                       dropout_prob=0.0)}
+
+
+def test_cut_batch_keeps_scalars_and_rounds_up():
+    features = _features(4, lengths=[3, 9, 5, 2])
+    batch = {k: tf.constant(v) for k, v in features.items()}
+    cut = cut_batch(batch, ["input_ids", "input_mask", "label_ids"], multiple=8)
+    assert cut["input_ids"].shape == (4, 16) and cut["label_ids"].shape == (4, 16)
+    assert cut["label_mask"].shape == (4, S)  # not named: untouched
+    assert cut["class_ids"].shape == (4,)
+    np.testing.assert_array_equal(cut["input_ids"], features["input_ids"][:, :16])
+    assert cut_batch(batch, ["input_ids"], multiple=32)["input_ids"].shape == (4, S)  # <= S
+
+
+def test_length_grouped_batches_hold_every_example_once_with_similar_lengths():
+    features = _features(64, seed=1)
+    features["index"] = np.arange(64)
+    dataset = tf.data.Dataset.from_tensor_slices(features)
+    batches = list(length_grouped_batches(dataset, 8, multiple=4, group_batches=8))
+    seen = np.concatenate([b["index"].numpy() for b in batches])
+    assert sorted(seen) == list(range(64))
+    for b in batches:
+        lengths = b["input_mask"].numpy().sum(axis=1)
+        width = b["input_ids"].shape[1]
+        assert width % 4 == 0 and lengths.max() <= width < lengths.max() + 4
+        np.testing.assert_array_equal(b["input_ids"].numpy(),
+                                      features["input_ids"][b["index"].numpy(), :width])
+    # Sorted windows: far less padding than batches in input order.
+    assert sum(b["input_ids"].shape[1] for b in batches) < 0.8 * 8 * S
+
+
+@pytest.mark.parametrize("name", ["classifier", "ner", "ner_crf"])
+def test_dynamic_padding_gives_the_fixed_padding_outputs_in_input_order(tmp_path, name):
+    task_fn = _tasks()[name]
+    features = _features(37, seed=2)  # not a multiple of the batch: padding examples too
+    results = {}
+    for dynamic in (False, True):
+        engine = _engine(task_fn(), tmp_path, f"{name}-{dynamic}", dynamic_padding=dynamic)
+        results[dynamic] = engine.predict(_dataset(features, engine.task), 37, batch_size=5)
+    (fixed, fixed_loss), (dynamic, dynamic_loss) = results[False], results[True]
+    assert fixed.keys() == dynamic.keys()
+    real = features["input_mask"].astype(bool)
+    for key in fixed:
+        assert fixed[key].shape == dynamic[key].shape, key
+        # Per-token outputs: compared at the real tokens (the rest is padding, whose
+        # outputs nothing reads; a cut batch has zeros there).
+        pick = (lambda x: x[real]) if fixed[key].shape[1:2] == (S,) else (lambda x: x)
+        np.testing.assert_allclose(pick(dynamic[key]), pick(fixed[key]), atol=1e-5,
+                                   err_msg=key)
+    assert dynamic_loss == pytest.approx(fixed_loss, rel=1e-5)
+    # Outputs in input order: example i's output does not depend on the batch it ran in.
+    alone, _ = _engine(task_fn(), tmp_path, f"{name}-alone").predict(
+        _dataset({k: v[[20]] for k, v in features.items()}, task_fn()), 1, batch_size=1)
+    for key in fixed:
+        pick = (lambda x: x[real[20]]) if fixed[key].shape[1:2] == (S,) else (lambda x: x)
+        np.testing.assert_allclose(pick(dynamic[key][20]), pick(alone[key][0]), atol=1e-5)
+
+
+def _one_step(tmp_path, name, task_fn, features, batch_size, strategy="one_device", **kwargs):
+    accumulation = kwargs.pop("gradient_accumulation_steps", 1)
+    engine = _engine(task_fn(), tmp_path, name, strategy, **kwargs)
+    config = TrainingConfig(train_batch_size=batch_size, num_train_steps=1,
+                            num_warmup_steps=0, learning_rate=1e-2, shuffle_buffer_size=1,
+                            gradient_accumulation_steps=accumulation)
+    engine.train(_dataset(features, engine.task), config)
+    return [v.numpy() for v in engine.model.trainable_variables]
+
+
+@pytest.mark.parametrize("name", ["classifier", "ner", "ner_crf"])
+def test_gradient_accumulation_equals_one_step_on_the_whole_batch(tmp_path, name):
+    # NER micro-batches count different numbers of labelled tokens: the weighting must make
+    # the update that of the whole batch's mean loss, not the mean of micro-batch means.
+    features = _features(16, seed=4)
+    whole = _one_step(tmp_path, "whole", _tasks()[name], features, 16)
+    micro = _one_step(tmp_path, "micro", _tasks()[name], features, 16,
+                      gradient_accumulation_steps=4)
+    initial = [v.numpy() for v in _engine(_tasks()[name](), tmp_path, "init")
+               .model.trainable_variables]
+    moved = 0
+    for w, m, i in zip(whole, micro, initial):
+        np.testing.assert_allclose(m, w, atol=2e-6, rtol=1e-5)
+        moved += not np.allclose(w, i)
+    assert moved > 10  # the step did change the weights
+
+
+def test_gradient_accumulation_must_divide_each_replicas_batch(tmp_path):
+    with pytest.raises(InputError, match="--gradient_accumulation_steps=3"):
+        _one_step(tmp_path, "bad", _tasks()["classifier"], _features(16), 16,
+                  gradient_accumulation_steps=3)
+
+
+def test_xla_trains_and_predicts_like_the_default(tmp_path):
+    features = _features(16, seed=5)
+    plain = _one_step(tmp_path, "plain", _tasks()["ner"], features, 8)
+    xla = _one_step(tmp_path, "xla", _tasks()["ner"], features, 8, jit_compile=True)
+    for p, x in zip(plain, xla):
+        np.testing.assert_allclose(x, p, atol=1e-5)
+    task = _tasks()["classifier"]
+    outputs = [_engine(task(), tmp_path, f"p{jit}", jit_compile=jit).predict(
+        _dataset(features, task()), 16, batch_size=4)[0]["probabilities"]
+        for jit in (False, True)]
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
+
+
+def test_mixed_precision_exports_a_float32_model(tmp_path):
+    tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        engine = _engine(_tasks()["ner_crf"](), tmp_path, "bf16")
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    assert engine.model.compute_dtype == "bfloat16"
+    features = _features(6, seed=6)
+    export_dir = engine.export(str(tmp_path / "export"))
+    loaded = tf.saved_model.load(export_dir).signatures["serving_default"]
+    served = loaded(**{k: tf.constant(features[k])
+                       for k in ("input_ids", "input_mask", "segment_ids")})
+    assert served["probabilities"].dtype == tf.float32
+    # The same weights in a float32 model give the served outputs to float32 precision.
+    reference = _engine(_tasks()["ner_crf"](), tmp_path, "fp32")
+    reference.model.set_weights(engine.model.get_weights())
+    logits = reference.model({k: tf.constant(v) for k, v in features.items()}, training=False)
+    label_mask = tf.constant(features["input_mask"])  # any mask: compare on all real tokens
+    from bert_tf.token_classification import serving_label_mask
+    label_mask = serving_label_mask(label_mask)
+    expected = reference.task.outputs(logits, {"label_mask": label_mask})
+    np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-5)
+    np.testing.assert_array_equal(served["label_ids"], expected["label_ids"])
