@@ -43,24 +43,30 @@ def make_vocab(rng, num_words):
     return words, vocab
 
 
+def make_word(rng, words):
+    """One text word: a vocab word, sometimes suffixed, capitalized, accented, a number, or
+    with punctuation attached (also used by feature_creation.py)."""
+    w = rng.choice(words)
+    roll = rng.random()
+    if roll < 0.15:
+        w += rng.choice(_SUFFIXES)
+    elif roll < 0.2:
+        w = w.capitalize()
+    elif roll < 0.22:
+        w = w.replace("e", "\u00e9")  # Accents: stripped when lower-casing.
+    elif roll < 0.25:
+        w = str(rng.randint(1, 2999))
+    if rng.random() < 0.1:
+        w += rng.choice(_PUNCTUATION)
+    if rng.random() < 0.03:
+        w = "(" + w
+    return w
+
+
 def make_squad(rng, words, num_paragraphs, questions_per_paragraph):
     """SQuAD v1.1 JSON: contexts of 100-300 words; each answer is 1-4 context words."""
     def word():
-        w = rng.choice(words)
-        roll = rng.random()
-        if roll < 0.15:
-            w += rng.choice(_SUFFIXES)
-        elif roll < 0.2:
-            w = w.capitalize()
-        elif roll < 0.22:
-            w = w.replace("e", "\u00e9")  # Accents: stripped when lower-casing.
-        elif roll < 0.25:
-            w = str(rng.randint(1, 2999))
-        if rng.random() < 0.1:
-            w += rng.choice(_PUNCTUATION)
-        if rng.random() < 0.03:
-            w = "(" + w
-        return w
+        return make_word(rng, words)
 
     paragraphs = []
     for p in range(num_paragraphs):
