@@ -14,7 +14,8 @@ Classification and NER always tokenize through `FullTokenizer.batch_tokenize_wit
 Rust batch path). Each is also run with the original pure-Python tokenizer: the same feature
 code given a tokenizer whose batch call runs `FullTokenizer.tokenize` text by text, as the
 original runners did. The script checks that both give the same features, then prints the
-ratio. SQuAD's original path is compared in squad_features.py.
+ratio. NER tokenizes each distinct word once on both paths (`ner_features.word_pieces`).
+SQuAD's original path is compared in squad_features.py.
 
 Data (seeded, made in a temp dir; words and vocab from squad_features.py: made-up words of a
 generated vocab with suffixes, capitals, accents, numbers and attached punctuation, about 1.4
@@ -230,7 +231,7 @@ def main():
          "original", len(pairs)),
         ("classification, pairs, S=128", "fast (Rust batch)", classify_timed, "fast",
          len(pairs)),
-        ("NER, S=128", "original (Python, per word)", ner_timed, "original",
+        ("NER, S=128", "original (Python, per distinct word)", ner_timed, "original",
          len(ner_sentences)),
         ("NER, S=128", "fast (Rust batch)", ner_timed, "fast", len(ner_sentences)),
         ("SQuAD v1.1 train, S=384", "fast (Rust batch, default)", squad_timed, "fast",

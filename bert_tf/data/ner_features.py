@@ -41,14 +41,16 @@ class Window:
 
 
 def word_pieces(words_per_example: Sequence[Sequence[str]], tokenizer) -> List[List[List[str]]]:
-    """Pieces of every word, tokenized in one fast batch; an empty result becomes [UNK]."""
-    flat = [word for words in words_per_example for word in words]
-    tokenized = tokenizer.batch_tokenize_with_offsets(flat)
-    pieces, i = [], 0
-    for words in words_per_example:
-        pieces.append([tokens or [UNK] for tokens, _ in tokenized[i:i + len(words)]])
-        i += len(words)
-    return pieces
+    """Pieces of every word, tokenized in one fast batch; an empty result becomes [UNK].
+
+    A word's pieces depend on the word alone, so each distinct word is tokenized once (real
+    NER data repeats its words: a few thousand distinct among tens of thousands). Words
+    share their piece lists: callers must not modify them.
+    """
+    distinct = list(dict.fromkeys(word for words in words_per_example for word in words))
+    pieces_of = {word: tokens or [UNK] for word, (tokens, _) in
+                 zip(distinct, tokenizer.batch_tokenize_with_offsets(distinct))}
+    return [[pieces_of[word] for word in words] for words in words_per_example]
 
 
 def window_spans(num_pieces: int, max_pieces: int, doc_stride: int) -> List[Tuple[int, int]]:
