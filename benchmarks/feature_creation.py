@@ -39,7 +39,6 @@ word-pieces per word):
 import argparse
 import functools
 import gc
-import json
 import os
 import platform
 import random
@@ -55,7 +54,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bert_tf.data import classifier_features, ner, ner_features, squad  # noqa: E402
 from bert_tf.data.examples import InputExample  # noqa: E402
 from bert_tf.tokenization import FullTokenizer  # noqa: E402
-from squad_features import make_squad, make_vocab, make_word  # noqa: E402
+from squad_features import (make_squad, make_vocab, make_word,  # noqa: E402
+                            write_vocab_and_squad)
 
 CLASSIFIER_MAX_SEQ_LENGTH = 128
 CLASSIFIER_LABELS = ["contradiction", "entailment", "neutral"]
@@ -165,12 +165,8 @@ def main():
     ner_sentences = make_ner(rng, words, args.examples)
     paragraphs = max(1, args.examples // SQUAD_QUESTIONS_PER_PARAGRAPH)
     with tempfile.TemporaryDirectory() as tmp:
-        vocab_file = os.path.join(tmp, "vocab.txt")
-        with open(vocab_file, "w", encoding="utf-8") as f:
-            f.write("".join(t + "\n" for t in vocab))
-        train_file = os.path.join(tmp, "train.json")
-        with open(train_file, "w", encoding="utf-8") as f:
-            json.dump(make_squad(rng, words, paragraphs, SQUAD_QUESTIONS_PER_PARAGRAPH), f)
+        vocab_file, train_file = write_vocab_and_squad(
+            tmp, vocab, make_squad(rng, words, paragraphs, SQUAD_QUESTIONS_PER_PARAGRAPH))
         tokenizer = FullTokenizer(vocab_file, do_lower_case=True)
         squad_examples = squad.read_squad_examples(train_file, is_training=True,
                                                    version_2_with_negative=False)

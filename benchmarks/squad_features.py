@@ -63,6 +63,17 @@ def make_word(rng, words):
     return w
 
 
+def write_vocab_and_squad(directory, vocab, squad_json):
+    """Writes vocab.txt and train.json into `directory`; returns their paths."""
+    vocab_file = os.path.join(directory, "vocab.txt")
+    with open(vocab_file, "w", encoding="utf-8") as f:
+        f.write("".join(t + "\n" for t in vocab))
+    train_file = os.path.join(directory, "train.json")
+    with open(train_file, "w", encoding="utf-8") as f:
+        json.dump(squad_json, f)
+    return vocab_file, train_file
+
+
 def make_squad(rng, words, num_paragraphs, questions_per_paragraph):
     """SQuAD v1.1 JSON: contexts of 100-300 words; each answer is 1-4 context words."""
     def word():
@@ -104,12 +115,8 @@ def main():
     rng = random.Random(args.seed)
     words, vocab = make_vocab(rng, args.vocab_words)
     with tempfile.TemporaryDirectory() as tmp:
-        vocab_file = os.path.join(tmp, "vocab.txt")
-        with open(vocab_file, "w", encoding="utf-8") as f:
-            f.write("".join(t + "\n" for t in vocab))
-        train_file = os.path.join(tmp, "train.json")
-        with open(train_file, "w", encoding="utf-8") as f:
-            json.dump(make_squad(rng, words, args.paragraphs, args.questions), f)
+        vocab_file, train_file = write_vocab_and_squad(
+            tmp, vocab, make_squad(rng, words, args.paragraphs, args.questions))
         tokenizer = FullTokenizer(vocab_file, do_lower_case=True)
         examples = squad.read_squad_examples(train_file, is_training=True,
                                              version_2_with_negative=False)
