@@ -313,6 +313,9 @@ class Engine:
             loss_sum, count = tf.constant(0.0), tf.constant(0.0)
             connected = []  # whether each variable gets a gradient (known when tracing)
             for j in tf.range(accumulation_steps):
+                # One micro-batch at a time: the while loop would otherwise run up to 10
+                # iterations at once (they are independent), holding their activations too.
+                tf.autograph.experimental.set_loop_options(parallel_iterations=1)
                 grads, micro_loss, micro_count = gradients_fn(
                     {name: value[j] for name, value in micro.items()},
                     tf.random.experimental.stateless_fold_in(seed, j))
