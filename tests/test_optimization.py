@@ -149,11 +149,14 @@ def test_schedule_config_round_trip_and_validation():
 # ----------------------------------------------------------------------------- update rule
 
 
-def _run_against_reference(mode, bias_correction):
+def _run_against_reference(mode, bias_correction, xla_update=True):
     init, grads = _random_problem()
     variables = {n: tf.Variable(x, name=n) for n, x in init.items()}
     opt = optimization.create_optimizer(
         INIT_LR, NUM_TRAIN_STEPS, NUM_WARMUP_STEPS, bias_correction=bias_correction)
+    if not xla_update:
+        opt = optimization.AdamWeightDecay.from_config(dict(opt.get_config(), jit_compile=False))
+    assert opt.get_config()["jit_compile"] is xla_update
 
     def apply(grad_list):
         opt.apply_gradients(zip(grad_list, variables.values()))
@@ -194,6 +197,12 @@ def test_update_matches_numpy_transcription_of_original(mode):
 
 def test_update_with_bias_correction_matches_numpy():
     _run_against_reference("eager", bias_correction=True)
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf_function"])
+def test_update_without_xla_matches_numpy(mode):
+    # jit_compile=False: the update runs as plain TF ops, not as the compiled function.
+    _run_against_reference(mode, bias_correction=True, xla_update=False)
 
 
 def test_weight_decay_is_decoupled_and_uses_exclusions():
