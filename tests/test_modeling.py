@@ -110,6 +110,23 @@ def test_get_config_round_trip(tiny_config):
     assert clone.config == tiny_config and clone.name == "bert"
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_seeded_dropout_keeps_one_minus_rate_in_every_dtype(dtype):
+    from bert_tf.layers.dropout import dropout
+    seed = tf.constant([3, 4], tf.int64)
+    x = tf.ones([1000, 1000], dtype)
+    out = dropout(x, 0.1, True, seed).numpy().astype(np.float32)
+    kept = out != 0
+    # 1e6 draws (the keep rate's standard deviation is 3e-4; the seed makes it
+    # deterministic). bfloat16 uniforms are multiples of 1/128: drawn in bfloat16, the mask
+    # keeps 115/128 = 0.8984 (0.8990 with this seed).
+    assert abs(kept.mean() - 0.9) < 5e-4
+    np.testing.assert_allclose(out[kept], np.float32(tf.cast(1 / 0.9, dtype)))
+    if dtype == "float32":  # the mask of TF's own stateless dropout, the same seed
+        reference = tf.nn.experimental.stateless_dropout(x, rate=0.1, seed=seed).numpy()
+        np.testing.assert_array_equal(out, reference)
+
+
 def test_seeded_dropout_is_a_function_of_the_seed(tiny_config):
     model = _built(tiny_config)
     ids = tf.constant([[5, 6, 7, 8]] * 2)

@@ -32,7 +32,12 @@ def dropout(x, rate: float, training, seed=None):
     def drop():
         if seed is None:
             return tf.nn.dropout(x, rate=rate)
-        return tf.nn.experimental.stateless_dropout(x, rate=rate, seed=seed)
+        # What tf.nn.experimental.stateless_dropout computes, with the uniform draw in float32
+        # whatever x's dtype (the same mask for float32): bfloat16 uniforms are multiples of
+        # 1/128, so rate 0.1 would keep 115/128 of the units instead of 0.9, and on CPUs
+        # they are slower to draw.
+        keep = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=tf.float32) >= rate
+        return tf.where(keep, x * tf.cast(1.0 / (1.0 - rate), x.dtype), tf.zeros([], x.dtype))
 
     if tf.is_tensor(training):
         return tf.cond(training, drop, lambda: tf.identity(x))
