@@ -93,6 +93,12 @@ def _classifier_command(model, data_dir, out, **extra):
     return [sys.executable, "run_classifier.py"] + [f"--{k}={v}" for k, v in values.items()]
 
 
+def _latest_step(output_dir):
+    """The step of the checkpoint the state file names (0 when there is none yet)."""
+    latest = tf.train.latest_checkpoint(str(output_dir))
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     model = write_tiny_bert(tmp_path / "bert")  # dropout on: its masks must resume too
     data_dir = write_toy_task(tmp_path / "data")
@@ -107,13 +113,14 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     process = subprocess.Popen(_classifier_command(model, data_dir, killed), cwd=ROOT,
                                env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (killed / "model.ckpt-16.index").exists():
+    # Wait for the state file to name step 16 or later, not for ckpt-16's files: a kill
+    # between those files and the state file's update leaves ckpt-8 the latest.
+    while _latest_step(killed) < 16:
         assert process.poll() is None and time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    latest = tf.train.latest_checkpoint(str(killed))
-    killed_at = int(latest.rsplit("-", 1)[1])
+    killed_at = _latest_step(killed)
     assert 16 <= killed_at < total, "the run was not killed mid-way"
     resumed = subprocess.run(_classifier_command(model, data_dir, killed), cwd=ROOT, env=ENV,
                              capture_output=True, text=True, timeout=600)
