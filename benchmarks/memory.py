@@ -38,12 +38,13 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+
+from machine import machine_info  # noqa: E402
 
 RESULT_PREFIX = "MEMORY_RESULT "
 # A child whose RSS passes --max_rss_gib exits with this code (the machine is shared: better a
@@ -161,25 +162,6 @@ def run_configuration(args, accumulation):
                      f"(exit {process.returncode}):\n{process.stderr[-4000:]}")
 
 
-def machine_info():
-    import tensorflow as tf
-    import tf_keras
-    import transformers
-
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    with open("/proc/meminfo", encoding="utf-8") as f:
-        total = int(f.readline().split()[1]) * 1024
-    return (f"{cpu}, {os.cpu_count()} cores, {total / GIB:.0f} GiB; Python "
-            f"{platform.python_version()}, TensorFlow {tf.__version__}, tf-keras "
-            f"{tf_keras.__version__}, transformers {transformers.__version__} (not used here)")
-
-
 def available_memory():
     """MemAvailable in bytes."""
     with open("/proc/meminfo", encoding="utf-8") as f:
@@ -239,7 +221,7 @@ def main():
           f"ClassificationTask (2 labels), one_device, "
           f"{args.mixed_precision or 'float32'}; global batch {args.batch_size} x "
           f"{args.seq_length} tokens (full length); one subprocess per row.")
-    print(f"Machine: {machine_info()}.")
+    print(f"Machine: {machine_info(with_memory=True, transformers_note=' (not used here)')}.")
     print(f"Peaks from /proc/self/status (VmHWM; reset before the steps). RSS after imports "
           f"alone {built['imports_rss'] / GIB:.2f} GiB; weights {4 * parameters / GIB:.2f} GiB "
           f"+ Adam slots {8 * parameters / GIB:.2f} GiB in float32. s/step: mean of "

@@ -43,8 +43,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bert_tf.classification import ClassificationTask  # noqa: E402
 from bert_tf.optimization import AdamWeightDecay  # noqa: E402
 from bert_tf.training import Engine, create_strategy, set_mixed_precision  # noqa: E402
-from train_throughput import (NUM_LABELS, SIZES, bert_config, machine_info,  # noqa: E402
-                              make_dataset, matmul_peak, train_flops, training_config)
+from machine import machine_info  # noqa: E402
+from train_throughput import (NUM_LABELS, SIZES, bert_config, make_dataset,  # noqa: E402
+                              matmul_peak, train_flops, training_config)
 
 DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16}
 

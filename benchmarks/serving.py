@@ -44,7 +44,6 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -55,6 +54,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 import transformers  # noqa: E402
 from absl import logging  # noqa: E402
+from machine import machine_info  # noqa: E402
 from transformers.modeling_tf_pytorch_utils import (  # noqa: E402
     load_pytorch_state_dict_in_tf2_model)
 
@@ -91,19 +91,6 @@ def bert_config(size):
     return BertConfig(vocab_size=VOCAB_SIZE, hidden_act="gelu", hidden_dropout_prob=0.1,
                       attention_probs_dropout_prob=0.1, max_position_embeddings=512,
                       type_vocab_size=2, initializer_range=0.02, **SIZES[size][1])
-
-
-def machine_info():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, TensorFlow "
-            f"{tf.__version__}, tf-keras {tf_keras.__version__}, transformers "
-            f"{transformers.__version__}")
 
 
 # ---- data ----

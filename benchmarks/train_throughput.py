@@ -97,7 +97,6 @@ import collections  # noqa: E402
 import dataclasses  # noqa: E402
 import gc  # noqa: E402
 import hashlib  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -108,6 +107,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 import transformers  # noqa: E402
 from absl import logging  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -176,19 +176,6 @@ def hf_config(size):
         vocab_size=VOCAB_SIZE, hidden_act="gelu_new", hidden_dropout_prob=0.1,
         attention_probs_dropout_prob=0.1, max_position_embeddings=512, type_vocab_size=2,
         initializer_range=0.02, num_labels=NUM_LABELS, **dims)
-
-
-def machine_info():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, TensorFlow "
-            f"{tf.__version__}, tf-keras {tf_keras.__version__}, transformers "
-            f"{transformers.__version__}")
 
 
 # ---- FLOPs and peak ----
@@ -390,6 +377,20 @@ class Runner:
         for _ in range(STEADY_SKIP):
             self.skip()
         seen, steps = set(), 0
+
+        def advance(count, wanted):
+            """Draws `count` batches, training on those whose padded length `wanted` accepts."""
+            nonlocal steps
+            for _ in range(count):
+                width = self.peek(1)[0][1]
+                if wanted(width):
+                    needed.discard(width)
+                    seen.add(width)
+                    self.run(1, Work())
+                    steps += 1
+                else:
+                    self.skip()
+
         for _ in range(MIN_WARMUP_STEPS):
             seen.add(self.peek(1)[0][1])
             self.run(1, Work())
@@ -403,29 +404,13 @@ class Runner:
             needed = {w for _, w, _ in coming[offset:offset + timed_steps]} - seen
             if not every_length and len(seen) >= 2:
                 needed = set()
-            for _ in range(offset):
-                width = self.peek(1)[0][1]
-                if width in needed:
-                    needed.discard(width)
-                    seen.add(width)
-                    self.run(1, Work())
-                    steps += 1
-                else:
-                    self.skip()
+            advance(offset, lambda width: width in needed)
             if not needed:
                 break
             # A length the span needs came only inside it: train on the span's batches of
             # new lengths and look for another span further on.
-            for _ in range(timed_steps):
-                width = self.peek(1)[0][1]
-                if width in needed or (not every_length and len(seen) < 2
-                                       and width not in seen):
-                    needed.discard(width)
-                    seen.add(width)
-                    self.run(1, Work())
-                    steps += 1
-                else:
-                    self.skip()
+            advance(timed_steps, lambda width: width in needed or (
+                not every_length and len(seen) < 2 and width not in seen))
         else:
             self.row.warmup_complete = False
         self.row.warmup_seconds = time.perf_counter() - begin
