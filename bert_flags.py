@@ -1,14 +1,10 @@
 """absl flags shared by the runners, defined once with the original names and defaults.
 
-Only runner scripts import this module; the library takes explicit arguments.
+Only runner scripts import this module (and runner_steps.py, which reads the flags these
+define); the library takes explicit arguments.
 """
 
-import os
-import sys
-
-from absl import app, flags
-
-from bert_tf.errors import InputError, TrainingDiverged
+from absl import flags
 
 
 def _defined(name):
@@ -63,9 +59,11 @@ def define_tpu_flags():
                          "Only used if `use_tpu` is True. Total number of TPU cores to use.")
 
 
-def define_training_flags():
-    """The original runners' training flags and the engine's new ones. Idempotent."""
+def define_training_flags(classifier_dropout=0.1):
+    """The original runners' training flags and the engine's new ones. Idempotent; the last
+    runner imported sets the --classifier_dropout default (run_squad: 0, as the original)."""
     if _defined("do_train"):
+        flags.FLAGS.set_default("classifier_dropout", classifier_dropout)
         return
     define_tpu_flags()
     flags.DEFINE_string("output_dir", None, "The output directory where the model "
@@ -112,8 +110,15 @@ def define_training_flags():
     flags.DEFINE_integer("seed", 12345, "Seed for initialization, data order and dropout.")
     flags.DEFINE_integer("keep_checkpoint_max", 5, "How many recent checkpoints to keep.")
     flags.DEFINE_integer("log_every_n_steps", 50, "Steps between progress lines.")
-    flags.DEFINE_float("classifier_dropout", 0.1, "Dropout on the encoder output before the "
-                       "task head while training (the original classifier: 0.1).")
+    flags.DEFINE_float("classifier_dropout", classifier_dropout, "Dropout on the encoder "
+                       "output before the task head while training (the original classifier "
+                       "and NER: 0.1; SQuAD: 0).")
+    # The optimizer: the original create_optimizer's values, which it hard-codes.
+    flags.DEFINE_float("weight_decay_rate", 0.01, "AdamWeightDecay's decoupled weight decay "
+                       "(never on LayerNorm or bias variables, as the original).")
+    flags.DEFINE_float("adam_epsilon", 1e-6, "Adam epsilon, added to sqrt(v).")
+    flags.DEFINE_float("clip_norm", 1.0, "Clip all gradients together to this global norm; "
+                       "0 turns clipping off.")
     flags.DEFINE_string("export_dir", None, "Where to write a SavedModel of the fine-tuned "
                         "model (after training / for the trained output_dir).")
 
@@ -144,136 +149,3 @@ def define_window_flags(doc_stride):
         return
     flags.DEFINE_integer("doc_stride", doc_stride, "When splitting up a long document (or "
                          "sentence) into chunks, how much stride to take between chunks.")
-
-
-def check_file_format(flag_values, formats):
-    if flag_values.file_format is not None and flag_values.file_format not in formats:
-        raise flags.ValidationError(f"--file_format={flag_values.file_format}: expected one "
-                                    f"of {', '.join(formats)}")
-
-
-def strategy_name(flag_values):
-    """--use_tpu selects the tpu strategy, as the original flag did."""
-    return "tpu" if flag_values.use_tpu else flag_values.distribution_strategy
-
-
-def flag_values_dict(flag_values, module_names):
-    """The values of the flags defined by the given modules (for run_config.json)."""
-    values = {}
-    for module in module_names:
-        for flag in flag_values.get_flags_for_module(module):
-            values[flag.name] = flag.value
-    return values
-
-
-def check_model_flags(flag_values, max_position_embeddings):
-    """Raises flags.ValidationError when --max_seq_length does not fit the model."""
-    if flag_values.max_seq_length < 3:
-        raise flags.ValidationError(
-            f"--max_seq_length={flag_values.max_seq_length}: need at least 3 "
-            "([CLS], one token, [SEP])")
-    if flag_values.max_seq_length > max_position_embeddings:
-        raise flags.ValidationError(
-            f"--max_seq_length={flag_values.max_seq_length} is longer than the model's "
-            f"max_position_embeddings ({max_position_embeddings}, from --bert_config_file)")
-
-
-def run(main):
-    """`app.run(main)`, with user errors reported as one line on stderr and exit status 2.
-
-    User errors: `InputError` (bad config, checkpoint, vocabulary, data), missing files and
-    invalid flag values. Anything else is a bug and keeps its traceback.
-    """
-    def guarded(argv):
-        try:
-            return main(argv)
-        except (InputError, TrainingDiverged, FileNotFoundError, IsADirectoryError,
-                flags.ValidationError) as e:
-            sys.stderr.write(f"{os.path.basename(sys.argv[0])}: error: {e}\n")
-            sys.exit(2)
-    app.run(guarded)
-
-
-def load_tokenizer(vocab_file, do_lower_case, config):
-    """The FullTokenizer, checked against the config's vocab_size."""
-    from bert_tf import tokenization
-    tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
-    config.check_vocab_size(len(tokenizer.vocab), vocab_file)
-    return tokenizer
-
-
-def training_config(flag_values, num_examples):
-    """TrainingConfig from the flags; steps = int(examples / batch * epochs) as the original.
-
-    Raises:
-        InputError: the data and flags make no training step.
-    """
-    from bert_tf.training import TrainingConfig
-    num_train_steps = int(num_examples / flag_values.train_batch_size *
-                          flag_values.num_train_epochs)
-    if num_train_steps < 1:
-        raise InputError(f"{num_examples} training examples, --train_batch_size="
-                         f"{flag_values.train_batch_size} and --num_train_epochs="
-                         f"{flag_values.num_train_epochs} make no training step")
-    return TrainingConfig(
-        train_batch_size=flag_values.train_batch_size, num_train_steps=num_train_steps,
-        num_warmup_steps=int(num_train_steps * flag_values.warmup_proportion),
-        learning_rate=flag_values.learning_rate,
-        save_checkpoints_steps=flag_values.save_checkpoints_steps,
-        keep_checkpoint_max=flag_values.keep_checkpoint_max,
-        iterations_per_loop=flag_values.iterations_per_loop,
-        log_every_n_steps=flag_values.log_every_n_steps, seed=flag_values.seed,
-        gradient_accumulation_steps=flag_values.gradient_accumulation_steps)
-
-
-def make_engine(flag_values, task):
-    """Mixed precision, the distribution strategy and the Engine, from the flags."""
-    from bert_tf.training import Engine, create_strategy, set_mixed_precision
-    set_mixed_precision(flag_values.mixed_precision)
-    strategy = create_strategy(strategy_name(flag_values), num_gpus=flag_values.num_gpus,
-                               tpu_name=flag_values.tpu_name, tpu_zone=flag_values.tpu_zone,
-                               gcp_project=flag_values.gcp_project)
-    return Engine(task, strategy, flag_values.output_dir, seed=flag_values.seed,
-                  dynamic_padding=flag_values.dynamic_padding,
-                  pad_to_multiple_of=flag_values.pad_to_multiple_of,
-                  jit_compile=flag_values.use_xla)
-
-
-def check_do_flags(flag_values):
-    if not (flag_values.do_train or flag_values.do_eval or flag_values.do_predict or
-            flag_values.export_dir):
-        raise flags.ValidationError(
-            "At least one of `do_train`, `do_eval`, `do_predict` or `export_dir` must be set.")
-    if not flag_values.output_dir:
-        raise flags.ValidationError("--output_dir is required")
-
-
-def check_against_record(flag_values, record, names):
-    """A flag given explicitly for a run without --do_train must agree with the trained model
-    in output_dir (its run_config.json); raises flags.ValidationError naming it otherwise."""
-    for name in names:
-        if flag_values[name].present and getattr(flag_values, name) != record.flags.get(name):
-            raise flags.ValidationError(
-                f"--{name}={getattr(flag_values, name)} differs from the trained model in "
-                f"--output_dir ({record.flags.get(name)}); leave it out")
-
-
-def require_model_files(flag_values):
-    """--bert_config_file and --vocab_file, needed unless output_dir holds a trained model."""
-    missing = [n for n in ("bert_config_file", "vocab_file") if not getattr(flag_values, n)]
-    if missing:
-        raise flags.ValidationError(
-            f"missing {', '.join('--' + m for m in missing)} (needed unless --output_dir "
-            "holds a trained model)")
-
-
-def report_eval(engine, output_dir, results, global_step):
-    """eval_results.txt (sorted `key = value` lines), TensorBoard scalars and the log."""
-    from absl import logging
-    from bert_tf.results import write_eval_results
-    write_eval_results(os.path.join(output_dir, "eval_results.txt"), results)
-    engine.write_summaries("eval", {k: v for k, v in results.items() if k != "global_step"},
-                           global_step)
-    logging.info("***** Eval results *****")
-    for key in sorted(results):
-        logging.info("  %s = %s", key, results[key])

@@ -11,9 +11,10 @@ One sentence per input line, or a pair as `sentence A ||| sentence B`.
 from absl import flags, logging
 
 import bert_flags
+import runner_steps
 from bert_tf.data.feature_extraction import read_examples
 from bert_tf.extraction import extract_features, parse_layer_indexes
-from bert_tf.pretrained import load_pretrained
+from bert_tf.weights.pretrained import load_pretrained
 
 FLAGS = flags.FLAGS
 
@@ -36,7 +37,7 @@ def main(_):
                                     "strategy comes with the training engine")
     pretrained = load_pretrained(FLAGS.bert_config_file, FLAGS.vocab_file,
                                  FLAGS.init_checkpoint, FLAGS.do_lower_case)
-    bert_flags.check_model_flags(FLAGS, pretrained.config.max_position_embeddings)
+    runner_steps.check_model_flags(FLAGS, pretrained.config.max_position_embeddings)
     layer_indexes = parse_layer_indexes(FLAGS.layers, pretrained.config.num_hidden_layers)
     if FLAGS.batch_size < 1:
         raise flags.ValidationError(f"--batch_size={FLAGS.batch_size}: must be at least 1")
@@ -46,4 +47,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    bert_flags.run(main)
+    runner_steps.run(main)

@@ -18,16 +18,14 @@ import numpy as np
 from absl import flags, logging
 
 import bert_flags
-from bert_tf import tokenization
-from bert_tf.classification import ClassificationTask
-from bert_tf.config import BertConfig
+import runner_steps
 from bert_tf.data.classifier_features import convert_examples_to_features, feature_spec
 from bert_tf.data.custom_task import FILE_FORMATS, CustomTaskProcessor, processor_from_dict
 from bert_tf.data.glue import get_processor
-from bert_tf.data.tfrecord import cached_tfrecord, file_digest, fingerprint, read_tfrecord
+from bert_tf.data.tfrecord import file_digest
 from bert_tf.metrics.glue import task_metrics
-from bert_tf.results import write_test_results
-from bert_tf.run_record import load_run_record, save_run_record
+from bert_tf.outputs.glue import write_test_results
+from bert_tf.tasks.classification import ClassificationTask
 
 FLAGS = flags.FLAGS
 
@@ -62,7 +60,7 @@ def _column(value):
 def _processor_from_flags():
     name = (FLAGS.task_name or "").lower()
     if name == "custom":
-        bert_flags.check_file_format(FLAGS, FILE_FORMATS)
+        runner_steps.check_file_format(FLAGS, FILE_FORMATS)
         if not FLAGS.text_a_column or not FLAGS.label_column:
             raise flags.ValidationError("--task_name=custom needs --text_a_column and "
                                         "--label_column")
@@ -78,32 +76,24 @@ def _processor_from_flags():
     return get_processor(name)
 
 
-def _resolve():
-    """(processor, settings, bert_config_file, vocab_file) from the flags, or for a run
-    without --do_train from what the training run saved in output_dir."""
-    record = load_run_record(FLAGS.output_dir)
-    if record is not None and not FLAGS.do_train:
-        settings = record.settings
-        bert_flags.check_against_record(FLAGS, record, ("max_seq_length", "do_lower_case",
-                                                        "task_name"))
-        processor = processor_from_dict(settings["task"])
-        if isinstance(processor, CustomTaskProcessor):
-            processor.data_dir = FLAGS.data_dir or processor.data_dir
-            for split in ("dev", "test"):
-                given = getattr(FLAGS, f"{split}_file")
-                processor.files[split] = given or processor.files[split]
-        return (processor, settings, FLAGS.bert_config_file or record.bert_config_file,
-                FLAGS.vocab_file or record.vocab_file)
-    if not FLAGS.task_name:
-        raise flags.ValidationError("missing --task_name (needed unless --output_dir holds a "
-                                    "trained model)")
-    bert_flags.require_model_files(FLAGS)
-    processor = _processor_from_flags()
+def _settings(processor):
+    """The model settings of a training run (saved in output_dir's run record)."""
     labels = [] if processor.is_regression else processor.get_labels()
-    settings = {"task": processor.to_dict(), "labels": labels,
-                "is_regression": processor.is_regression,
-                "max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case}
-    return processor, settings, FLAGS.bert_config_file, FLAGS.vocab_file
+    return {"task": processor.to_dict(), "labels": labels,
+            "is_regression": processor.is_regression,
+            "max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case}
+
+
+def _trained_processor(settings):
+    """The processor a trained output_dir saved, with --data_dir and --dev_file/--test_file
+    given now taking precedence."""
+    processor = processor_from_dict(settings["task"])
+    if isinstance(processor, CustomTaskProcessor):
+        processor.data_dir = FLAGS.data_dir or processor.data_dir
+        for split in ("dev", "test"):
+            given = getattr(FLAGS, f"{split}_file")
+            processor.files[split] = given or processor.files[split]
+    return processor
 
 
 def _metric_kind(processor):
@@ -122,46 +112,37 @@ def _result_suffix(index, set_name):
 
 def main(_):
     logging.set_verbosity(logging.INFO)
-    bert_flags.check_do_flags(FLAGS)
-    processor, settings, bert_config_file, vocab_file = _resolve()
+    runner_steps.check_do_flags(FLAGS)
+    built = {}
+
+    def new_settings():
+        if not FLAGS.task_name:
+            raise flags.ValidationError("missing --task_name (needed unless --output_dir "
+                                        "holds a trained model)")
+        built["processor"] = _processor_from_flags()
+        return _settings(built["processor"])
+
+    _, settings, bert_config_file, vocab_file = runner_steps.resolve_run(
+        FLAGS, ("max_seq_length", "do_lower_case", "task_name"), new_settings)
+    processor = built.get("processor") or _trained_processor(settings)
     max_seq_length, do_lower_case = settings["max_seq_length"], settings["do_lower_case"]
     labels, is_regression = settings["labels"], settings["is_regression"]
-    config = BertConfig.from_json_file(bert_config_file)
-    FLAGS.max_seq_length = max_seq_length
-    bert_flags.check_model_flags(FLAGS, config.max_position_embeddings)
-    if FLAGS.do_train and FLAGS.init_checkpoint:
-        tokenization.validate_case_matches_checkpoint(do_lower_case, FLAGS.init_checkpoint)
-    tokenizer = bert_flags.load_tokenizer(vocab_file, do_lower_case, config)
-
     train_examples = processor.get_train_examples(FLAGS.data_dir) if FLAGS.do_train else None
-    if FLAGS.do_train:
-        save_run_record(FLAGS.output_dir, config, vocab_file, settings,
-                        bert_flags.flag_values_dict(FLAGS, ["bert_flags", __name__,
-                                                            "__main__"]))
+    config, tokenizer = runner_steps.start_run(FLAGS, settings, bert_config_file, vocab_file,
+                                               __name__)
     task = ClassificationTask(config, len(labels), is_regression, FLAGS.classifier_dropout)
-    engine = bert_flags.make_engine(FLAGS, task)
+    engine = runner_steps.make_engine(FLAGS, task)
     spec = feature_spec(max_seq_length, is_regression)
     vocab_digest = file_digest(vocab_file)
 
     def features(name, examples):
-        path = os.path.join(FLAGS.output_dir, f"{name}.tf_record")
-        key = fingerprint(_FEATURES_VERSION, [(e.guid, e.text_a, e.text_b, e.label)
-                                              for e in examples],
-                          labels, max_seq_length, do_lower_case, vocab_digest)
-        count = cached_tfrecord(path, key, spec, lambda: convert_examples_to_features(
-            examples, labels or None, max_seq_length, tokenizer))
-        return read_tfrecord(path, spec), count
+        key = (_FEATURES_VERSION, [(e.guid, e.text_a, e.text_b, e.label) for e in examples],
+               labels, max_seq_length, do_lower_case, vocab_digest)
+        return runner_steps.cached_features(FLAGS, name, key, spec, lambda: (
+            convert_examples_to_features(examples, labels or None, max_seq_length, tokenizer)))
 
-    global_step = 0
-    if FLAGS.do_train:
-        train_config = bert_flags.training_config(FLAGS, len(train_examples))
-        logging.info("***** Running training: %d examples, batch %d, %d steps *****",
-                     len(train_examples), FLAGS.train_batch_size, train_config.num_train_steps)
-        dataset, _ = features("train", train_examples)
-        trained = engine.train(dataset, train_config, init_checkpoint=FLAGS.init_checkpoint)
-        global_step = trained["global_step"]
-    else:
-        global_step = engine.restore(FLAGS.init_checkpoint, required=True)
+    global_step = runner_steps.train_or_restore(
+        FLAGS, engine, len(train_examples or ()), lambda: features("train", train_examples))
 
     if FLAGS.do_eval:
         results = {"global_step": global_step}
@@ -180,7 +161,7 @@ def main(_):
                             for key, value in metrics.items()})
             if i == 0:
                 results["loss"] = loss  # the original reports the Estimator's mean loss too
-        bert_flags.report_eval(engine, FLAGS.output_dir, results, global_step)
+        runner_steps.report_eval(engine, FLAGS.output_dir, results, global_step)
 
     if FLAGS.do_predict:
         for i, (name, examples) in enumerate(processor.get_test_sets(FLAGS.data_dir).items()):
@@ -204,4 +185,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    bert_flags.run(main)
+    runner_steps.run(main)

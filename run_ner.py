@@ -19,17 +19,15 @@ import os
 from absl import flags, logging
 
 import bert_flags
-from bert_tf import tokenization
-from bert_tf.config import BertConfig
+import runner_steps
 from bert_tf.data import ner
 from bert_tf.data.ner_features import (Window, convert_examples_to_features, feature_spec,
                                        predictions_per_word)
-from bert_tf.data.tfrecord import cached_tfrecord, file_digest, fingerprint, read_tfrecord
+from bert_tf.data.tfrecord import file_digest, fingerprint
 from bert_tf.files import read_json, write_json
 from bert_tf.metrics.ner import ner_metrics
-from bert_tf.ner_outputs import write_conll_predictions, write_entities_jsonl
-from bert_tf.run_record import load_run_record, save_run_record
-from bert_tf.token_classification import TokenClassificationTask
+from bert_tf.outputs.ner import write_conll_predictions, write_entities_jsonl
+from bert_tf.tasks.ner import TokenClassificationTask
 
 FLAGS = flags.FLAGS
 
@@ -55,60 +53,47 @@ def _split_path(split):
     return ner.find_split_file(FLAGS.data_dir, split)
 
 
-def _resolve(record, train_examples):
-    """Model settings: from the flags when training, else from the trained output_dir."""
-    if record is not None and not FLAGS.do_train:
-        bert_flags.check_against_record(FLAGS, record, ("max_seq_length", "do_lower_case",
-                                                        "tagging_scheme", "use_crf"))
-        return record.settings, record.bert_config_file, record.vocab_file
-    bert_flags.require_model_files(FLAGS)
+def _new_settings(train_examples):
+    """The model settings of a training run, from the flags and the training file."""
     scheme = ner.normalize_scheme(FLAGS.tagging_scheme)
     labels = ner.resolve_labels(labels=FLAGS.labels, label_file=FLAGS.label_file,
                                 train_examples=train_examples, scheme=scheme)
     ner.check_labels(labels, scheme)
-    settings = {"labels": labels, "tagging_scheme": scheme, "use_crf": FLAGS.use_crf,
-                "label_all_subtokens": FLAGS.label_all_subtokens,
-                "max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case}
-    return settings, FLAGS.bert_config_file, FLAGS.vocab_file
+    return {"labels": labels, "tagging_scheme": scheme, "use_crf": FLAGS.use_crf,
+            "label_all_subtokens": FLAGS.label_all_subtokens,
+            "max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case}
 
 
 def main(_):
     logging.set_verbosity(logging.INFO)
-    bert_flags.check_do_flags(FLAGS)
-    bert_flags.check_file_format(FLAGS, ner.FILE_FORMATS)
-    record = load_run_record(FLAGS.output_dir)
+    runner_steps.check_do_flags(FLAGS)
+    runner_steps.check_file_format(FLAGS, ner.FILE_FORMATS)
     train_examples = ner.read_ner_file(_split_path("train"), FLAGS.file_format) \
         if FLAGS.do_train else None
-    settings, bert_config_file, vocab_file = _resolve(record, train_examples)
+    _, settings, bert_config_file, vocab_file = runner_steps.resolve_run(
+        FLAGS, ("max_seq_length", "do_lower_case", "tagging_scheme", "use_crf"),
+        lambda: _new_settings(train_examples))
     labels, max_seq_length = settings["labels"], settings["max_seq_length"]
     label_map = {label: i for i, label in enumerate(labels)}
-    config = BertConfig.from_json_file(bert_config_file)
-    FLAGS.max_seq_length = max_seq_length
-    bert_flags.check_model_flags(FLAGS, config.max_position_embeddings)
     if FLAGS.doc_stride < 1:
         raise flags.ValidationError(f"--doc_stride={FLAGS.doc_stride}: must be at least 1")
     if FLAGS.do_train:
         ner.check_tags(train_examples, labels)
-        if FLAGS.init_checkpoint:
-            tokenization.validate_case_matches_checkpoint(settings["do_lower_case"],
-                                                          FLAGS.init_checkpoint)
-        save_run_record(FLAGS.output_dir, config, vocab_file, settings,
-                        bert_flags.flag_values_dict(FLAGS, ["bert_flags", __name__,
-                                                            "__main__"]))
-    tokenizer = bert_flags.load_tokenizer(vocab_file, settings["do_lower_case"], config)
+    config, tokenizer = runner_steps.start_run(FLAGS, settings, bert_config_file, vocab_file,
+                                               __name__)
     task = TokenClassificationTask(config, len(labels), settings["use_crf"],
                                    FLAGS.classifier_dropout)
-    engine = bert_flags.make_engine(FLAGS, task)
+    engine = runner_steps.make_engine(FLAGS, task)
     spec = feature_spec(max_seq_length)
     vocab_digest = file_digest(vocab_file)
 
     def features(name, examples):
-        """The cached TFRecord of a split and the windows that map it back to words."""
-        path = os.path.join(FLAGS.output_dir, f"{name}.tf_record")
-        key = fingerprint(_FEATURES_VERSION, [(e.words, e.tags) for e in examples], labels,
-                          max_seq_length, FLAGS.doc_stride, settings["do_lower_case"],
-                          settings["label_all_subtokens"], vocab_digest)
-        windows_path = path + ".windows.json"
+        """The cached TFRecord of a split, its count and the windows that map it back to
+        words (saved beside it, under the same fingerprint)."""
+        key = (_FEATURES_VERSION, [(e.words, e.tags) for e in examples], labels,
+               max_seq_length, FLAGS.doc_stride, settings["do_lower_case"],
+               settings["label_all_subtokens"], vocab_digest)
+        windows_path = os.path.join(FLAGS.output_dir, f"{name}.tf_record.windows.json")
 
         def convert():
             return convert_examples_to_features(
@@ -117,26 +102,21 @@ def main(_):
                 functools.partial(ner.continuation_tag, labels=labels))
 
         saved = read_json(windows_path) if os.path.exists(windows_path) else {}
-        if saved.get("key") == key:
+        if saved.get("key") == fingerprint(*key):
             windows = [Window(i, [tuple(p) for p in positions])
                        for i, positions in saved["windows"]]
-            count = cached_tfrecord(path, key, spec, lambda: convert()[0])
+            dataset, count = runner_steps.cached_features(FLAGS, name, key, spec,
+                                                          lambda: convert()[0])
         else:
             feats, windows = convert()
-            count = cached_tfrecord(path, key, spec, lambda: feats)
-            write_json(windows_path, {"key": key, "windows": [
+            dataset, count = runner_steps.cached_features(FLAGS, name, key, spec,
+                                                          lambda: feats)
+            write_json(windows_path, {"key": fingerprint(*key), "windows": [
                 [w.example_index, w.word_positions] for w in windows]})
-        return read_tfrecord(path, spec), count, windows
+        return dataset, count, windows
 
-    if FLAGS.do_train:
-        train_config = bert_flags.training_config(FLAGS, len(train_examples))
-        dataset, count, _ = features("train", train_examples)
-        logging.info("***** Running training: %d sentences (%d windows), %d steps *****",
-                     len(train_examples), count, train_config.num_train_steps)
-        global_step = engine.train(dataset, train_config,
-                                   init_checkpoint=FLAGS.init_checkpoint)["global_step"]
-    else:
-        global_step = engine.restore(FLAGS.init_checkpoint, required=True)
+    global_step = runner_steps.train_or_restore(
+        FLAGS, engine, len(train_examples or ()), lambda: features("train", train_examples)[:2])
 
     def predict(name, examples, batch_size):
         dataset, count, windows = features(name, examples)
@@ -152,7 +132,7 @@ def main(_):
         predicted, loss = predict("dev", examples, FLAGS.eval_batch_size)
         results = ner_metrics([e.tags for e in examples], predicted)
         results.update(eval_loss=loss, loss=loss, global_step=global_step)
-        bert_flags.report_eval(engine, FLAGS.output_dir, results, global_step)
+        runner_steps.report_eval(engine, FLAGS.output_dir, results, global_step)
 
     if FLAGS.do_predict:
         examples = ner.read_ner_file(_split_path("test"), FLAGS.file_format)
@@ -174,4 +154,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    bert_flags.run(main)
+    runner_steps.run(main)

@@ -16,20 +16,18 @@ import os
 from absl import flags, logging
 
 import bert_flags
-from bert_tf import tokenization
-from bert_tf.config import BertConfig
+import runner_steps
 from bert_tf.data import squad
-from bert_tf.data.tfrecord import cached_tfrecord, file_digest, fingerprint, read_tfrecord
+from bert_tf.data.tfrecord import file_digest
 from bert_tf.files import write_json
 from bert_tf.metrics.squad import read_squad_answers, squad_evaluate
-from bert_tf.question_answering import SquadTask
-from bert_tf.run_record import load_run_record, save_run_record
-from bert_tf.squad_postprocess import RawResult, compute_predictions, write_predictions
+from bert_tf.outputs.squad import RawResult, compute_predictions, write_predictions
+from bert_tf.tasks.squad import SQUAD_DROPOUT_PROB, SquadTask
 
 FLAGS = flags.FLAGS
 
 bert_flags.define_model_flags(max_seq_length=384)
-bert_flags.define_training_flags()
+bert_flags.define_training_flags(classifier_dropout=SQUAD_DROPOUT_PROB)
 bert_flags.define_data_flags()  # --train_file
 bert_flags.define_window_flags(doc_stride=128)
 flags.DEFINE_string("predict_file", None,
@@ -51,43 +49,19 @@ flags.DEFINE_float("null_score_diff_threshold", 0.0, "If null_score - best_non_n
 _FEATURES_VERSION = 1
 
 
-def _spec(max_seq_length):
-    shape = (max_seq_length,)
-    return {"input_ids": ("int", shape), "input_mask": ("int", shape),
-            "segment_ids": ("int", shape), "start_positions": ("int", ()),
-            "end_positions": ("int", ())}
-
-
-def _feature_dicts(features):
-    for f in features:
-        yield {"input_ids": f.input_ids, "input_mask": f.input_mask,
-               "segment_ids": f.segment_ids, "start_positions": f.start_position or 0,
-               "end_positions": f.end_position or 0}
-
-
-def _resolve(record):
-    if record is not None and not FLAGS.do_train:
-        bert_flags.check_against_record(FLAGS, record, ("max_seq_length", "do_lower_case"))
-        return record.settings, record.bert_config_file, record.vocab_file
-    bert_flags.require_model_files(FLAGS)
-    settings = {"max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case}
-    return settings, FLAGS.bert_config_file, FLAGS.vocab_file
-
-
 def main(_):
     logging.set_verbosity(logging.INFO)
-    bert_flags.check_do_flags(FLAGS)
+    runner_steps.check_do_flags(FLAGS)
     if FLAGS.do_train and not FLAGS.train_file:
         raise flags.ValidationError("If `do_train` is True, then `train_file` must be "
                                     "specified.")
     if (FLAGS.do_predict or FLAGS.do_eval) and not FLAGS.predict_file:
         raise flags.ValidationError("If `do_predict` or `do_eval` is True, then "
                                     "`predict_file` must be specified.")
-    settings, bert_config_file, vocab_file = _resolve(load_run_record(FLAGS.output_dir))
+    _, settings, bert_config_file, vocab_file = runner_steps.resolve_run(
+        FLAGS, ("max_seq_length", "do_lower_case"),
+        lambda: {"max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case})
     max_seq_length, do_lower_case = settings["max_seq_length"], settings["do_lower_case"]
-    config = BertConfig.from_json_file(bert_config_file)
-    FLAGS.max_seq_length = max_seq_length
-    bert_flags.check_model_flags(FLAGS, config.max_position_embeddings)
     if max_seq_length <= FLAGS.max_query_length + 3:
         raise flags.ValidationError(
             f"The max_seq_length ({max_seq_length}) must be greater than max_query_length "
@@ -97,37 +71,25 @@ def main(_):
         train_examples = squad.read_squad_examples(FLAGS.train_file, is_training=True,
                                                    version_2_with_negative=FLAGS.
                                                    version_2_with_negative)
-        if FLAGS.init_checkpoint:
-            tokenization.validate_case_matches_checkpoint(do_lower_case, FLAGS.init_checkpoint)
-        save_run_record(FLAGS.output_dir, config, vocab_file, settings,
-                        bert_flags.flag_values_dict(FLAGS, ["bert_flags", __name__,
-                                                            "__main__"]))
-    tokenizer = bert_flags.load_tokenizer(vocab_file, do_lower_case, config)
-    task = SquadTask(config)
-    engine = bert_flags.make_engine(FLAGS, task)
-    spec = _spec(max_seq_length)
+    config, tokenizer = runner_steps.start_run(FLAGS, settings, bert_config_file, vocab_file,
+                                               __name__)
+    task = SquadTask(config, FLAGS.classifier_dropout)
+    engine = runner_steps.make_engine(FLAGS, task)
+    spec = squad.feature_spec(max_seq_length)
     vocab_digest = file_digest(vocab_file)
 
     def cached(name, source_file, features):
-        path = os.path.join(FLAGS.output_dir, f"{name}.tf_record")
-        key = fingerprint(_FEATURES_VERSION, file_digest(source_file), vocab_digest,
-                          max_seq_length, FLAGS.doc_stride, FLAGS.max_query_length,
-                          do_lower_case, FLAGS.version_2_with_negative, name)
-        count = cached_tfrecord(path, key, spec, lambda: _feature_dicts(features()))
-        return read_tfrecord(path, spec), count
+        key = (_FEATURES_VERSION, file_digest(source_file), vocab_digest, max_seq_length,
+               FLAGS.doc_stride, FLAGS.max_query_length, do_lower_case,
+               FLAGS.version_2_with_negative, name)
+        return runner_steps.cached_features(FLAGS, name, key, spec,
+                                            lambda: squad.feature_dicts(features()))
 
-    if FLAGS.do_train:
-        train_config = bert_flags.training_config(FLAGS, len(train_examples))
-        dataset, count = cached(
+    global_step = runner_steps.train_or_restore(
+        FLAGS, engine, len(train_examples or ()), lambda: cached(
             "train", FLAGS.train_file, lambda: squad.convert_examples_to_features(
                 train_examples, tokenizer, max_seq_length, FLAGS.doc_stride,
-                FLAGS.max_query_length, is_training=True))
-        logging.info("***** Running training: %d examples, %d features, %d steps *****",
-                     len(train_examples), count, train_config.num_train_steps)
-        global_step = engine.train(dataset, train_config,
-                                   init_checkpoint=FLAGS.init_checkpoint)["global_step"]
-    else:
-        global_step = engine.restore(FLAGS.init_checkpoint, required=True)
+                FLAGS.max_query_length, is_training=True)))
 
     if FLAGS.do_predict or FLAGS.do_eval:
         examples = squad.read_squad_examples(FLAGS.predict_file, is_training=False,
@@ -166,4 +128,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    bert_flags.run(main)
+    runner_steps.run(main)

@@ -9,15 +9,15 @@ INSTALL_REQUIRES = [
     "tensorboard==2.21.0",  # TF 2.21 no longer installs it; tf.summary needs it
     "absl-py==2.3.1",
     "numpy==2.4.6",
-    "seqeval==1.2.2",
     "tokenizers==0.22.1",
     "safetensors==0.7.0",
 ]
 EXTRAS_REQUIRE = {
     # transformers is only an independent numeric reference in the tests (its TF BERT and
     # its tokenizer); the library itself reads and writes the HF layout without it.
-    # scikit-learn and scipy: independent references for the metrics.
-    "test": ["pytest==8.4.2", "transformers==4.57.6", "scikit-learn==1.9.1", "scipy==1.17.1"],
+    # scikit-learn, scipy and seqeval: independent references for the metrics.
+    "test": ["pytest==8.4.2", "transformers==4.57.6", "scikit-learn==1.9.1", "scipy==1.17.1",
+             "seqeval==1.2.2"],
 }
 
 setuptools.setup(
@@ -27,7 +27,7 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["bert_tf", "bert_tf.*"]),
-    py_modules=["bert_flags", "extract_features"],
+    py_modules=["bert_flags", "runner_steps", "extract_features"],
     python_requires=">=3.11,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

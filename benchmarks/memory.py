@@ -101,8 +101,8 @@ def run_child(args):
     import tensorflow as tf
     from absl import logging
 
-    from bert_tf.classification import ClassificationTask
     from bert_tf.config import BertConfig
+    from bert_tf.tasks.classification import ClassificationTask
     from bert_tf.training import Engine, TrainingConfig, create_strategy, set_mixed_precision
 
     logging.set_verbosity(logging.WARNING)

@@ -40,8 +40,8 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf.classification import ClassificationTask  # noqa: E402
 from bert_tf.optimization import AdamWeightDecay  # noqa: E402
+from bert_tf.tasks.classification import ClassificationTask  # noqa: E402
 from bert_tf.training import Engine, create_strategy, set_mixed_precision  # noqa: E402
 from machine import machine_info  # noqa: E402
 from train_throughput import (NUM_LABELS, SIZES, bert_config, make_dataset,  # noqa: E402

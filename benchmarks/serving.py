@@ -60,10 +60,10 @@ from transformers.modeling_tf_pytorch_utils import (  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf import checkpoints, hf_weights  # noqa: E402
-from bert_tf.classification import ClassificationTask  # noqa: E402
 from bert_tf.config import BertConfig  # noqa: E402
+from bert_tf.tasks.classification import ClassificationTask  # noqa: E402
 from bert_tf.training import Engine, create_strategy  # noqa: E402
+from bert_tf.weights import checkpoints, hf_weights  # noqa: E402
 
 # name -> (label, dims, throughput batches per --num_batches: BERT-Small is 5-6x cheaper,
 # so it gets more batches for the same steadiness in a fraction of the time).

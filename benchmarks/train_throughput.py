@@ -111,10 +111,10 @@ from machine import machine_info  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf.classification import ClassificationTask  # noqa: E402
 from bert_tf.config import BertConfig  # noqa: E402
 from bert_tf.data.dynamic_padding import length_grouped_batches  # noqa: E402
 from bert_tf.optimization import create_optimizer  # noqa: E402
+from bert_tf.tasks.classification import ClassificationTask  # noqa: E402
 from bert_tf.training import (Engine, TrainingConfig, create_strategy,  # noqa: E402
                               set_mixed_precision)
 

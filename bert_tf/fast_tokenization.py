@@ -47,8 +47,6 @@ from tokenizers import normalizers
 from tokenizers import pre_tokenizers
 from tokenizers.models import WordPiece
 
-from bert_tf import tokenization
-
 # The tokenizers release the skew tables below were measured with.
 VERIFIED_TOKENIZERS_VERSION = "0.22.1"
 
@@ -158,6 +156,16 @@ def _unsafe_matcher(do_lower_case):
     return _UnsafeMatcher(unsafe_code_points(do_lower_case))
 
 
+def _as_str(text):
+    """As the original's convert_to_unicode (invalid UTF-8 bytes dropped); kept here so this
+    module needs nothing from tokenization.py, which imports it."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "ignore")
+    raise ValueError(f"Unsupported string type: {type(text)}")
+
+
 class FastBertTokenizer:
     """Batch tokenization with offsets, same output as `FullTokenizer.tokenize_with_offsets`.
 
@@ -212,7 +220,7 @@ class FastBertTokenizer:
             list of (tokens, offsets) per text: tokens a list of str, offsets a list of (start,
             end) character indices into that text, exactly as `tokenize_with_offsets` gives them.
         """
-        texts = [tokenization.convert_to_unicode(t) for t in texts]
+        texts = [_as_str(t) for t in texts]
         results = [None] * len(texts)
         rust_indices = []
         for i, text in enumerate(texts):

@@ -21,31 +21,31 @@ class OutputHead(tf_keras.layers.Layer):
     """Dropout, then `x @ output_weights^T + output_bias`, logits in float32.
 
     Args:
-        num_outputs: C (labels; 1 for regression; 2 for SQuAD start/end).
-        dropout_prob: dropout on the head's input while training; the original classifier
+        num_labels: C (labels; 1 for regression; 2 for SQuAD start/end).
+        classifier_dropout: dropout on the head's input while training; the original classifier
             uses 0.1, run_squad none.
         checkpoint_scope: "" for the classifier, "cls/squad" for SQuAD.
 
     Call with [B, H] (pooled) or [B, S, H] (per token) -> [B, C] or [B, S, C].
     """
 
-    def __init__(self, num_outputs: int, dropout_prob: float = 0.1, checkpoint_scope: str = "",
-                 name: str = "output_head", **kwargs):
+    def __init__(self, num_labels: int, classifier_dropout: float = 0.1,
+                 checkpoint_scope: str = "", name: str = "output_head", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.num_outputs = num_outputs
-        self.dropout_prob = dropout_prob
+        self.num_labels = num_labels
+        self.classifier_dropout = classifier_dropout
         self.checkpoint_scope = checkpoint_scope
 
     def build(self, input_shape):
         self.output_weights = self.add_weight(
-            "output_weights", shape=[self.num_outputs, input_shape[-1]],
+            "output_weights", shape=[self.num_labels, input_shape[-1]],
             initializer=tf_keras.initializers.TruncatedNormal(stddev=HEAD_INITIALIZER_STDDEV))
-        self.output_bias = self.add_weight("output_bias", shape=[self.num_outputs],
+        self.output_bias = self.add_weight("output_bias", shape=[self.num_labels],
                                            initializer="zeros")
         super().build(input_shape)
 
     def call(self, x, training=None, seed=None):
-        x = dropout(x, self.dropout_prob, training, seed)
+        x = dropout(x, self.classifier_dropout, training, seed)
         logits = tf.einsum("...h,ch->...c", x, self.output_weights) + self.output_bias
         return tf.cast(logits, tf.float32)
 
@@ -56,6 +56,6 @@ class OutputHead(tf_keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_outputs=self.num_outputs, dropout_prob=self.dropout_prob,
+        config.update(num_labels=self.num_labels, classifier_dropout=self.classifier_dropout,
                       checkpoint_scope=self.checkpoint_scope)
         return config

@@ -28,6 +28,8 @@ from absl import logging
 import tensorflow as tf
 import tf_keras
 
+from bert_tf.variable_names import checkpoint_variable_name
+
 # Slot names, in the order `slots_for` returns them. The original's checkpoints store each
 # slot as `<variable name>/<slot name>`.
 SLOT_NAMES = ("adam_m", "adam_v")
@@ -36,22 +38,6 @@ SLOT_NAMES = ("adam_m", "adam_v")
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 WARMUP_DECAY_JOINS = ("original", "continuous")
-
-
-def checkpoint_variable_name(name):
-    """Returns a variable name as the original's checkpoints spell it.
-
-    Strips the ":<output index>" suffix TF adds to variable names ("bert/.../kernel:0" ->
-    "bert/.../kernel"), like the original `_get_variable_name`.
-
-    Args:
-      name: str, a variable name such as `variable.name`.
-
-    Returns:
-      str, `name` without a trailing ":<digits>".
-    """
-    match = re.match(r"^(.*):\d+$", name)
-    return match.group(1) if match else name
 
 
 @tf_keras.saving.register_keras_serializable(package="bert_tf")

@@ -5,11 +5,11 @@ from typing import Dict
 import tensorflow as tf
 import tf_keras
 
-from bert_tf.checkpoints import checkpoint_name
 from bert_tf.config import BertConfig
 from bert_tf.heads import OutputHead
 from bert_tf.layers.dropout import fold_seed
 from bert_tf.modeling import BertModel
+from bert_tf.variable_names import checkpoint_name
 
 # Dropout-seed salt for the head, distinct from the encoder's (0 and 1, see BertModel).
 _HEAD_SEED_SALT = 7
@@ -20,27 +20,27 @@ class BertTaskModel(tf_keras.Model):
 
     Args:
         config: the encoder's BertConfig.
-        num_outputs: head width C.
+        num_labels: head width C (1 for regression, 2 for SQuAD start/end).
         per_token: False: head on `pooled_output` -> [B, C]; True: on `sequence_output`
             -> [B, S, C].
-        head_dropout_prob: see `OutputHead`.
+        classifier_dropout: see `OutputHead`.
         head_checkpoint_scope: see `OutputHead`.
 
     Call with the BertModel input dict (input_ids, input_mask, segment_ids, optional
     dropout_seed); returns float32 logits.
     """
 
-    def __init__(self, config: BertConfig, num_outputs: int, per_token: bool = False,
-                 head_dropout_prob: float = 0.1, head_checkpoint_scope: str = "",
+    def __init__(self, config: BertConfig, num_labels: int, per_token: bool = False,
+                 classifier_dropout: float = 0.1, head_checkpoint_scope: str = "",
                  name: str = "bert_task", **kwargs):
         super().__init__(name=name, **kwargs)
         self.config = config
-        self.num_outputs = num_outputs
+        self.num_labels = num_labels
         self.per_token = per_token
-        self.head_dropout_prob = head_dropout_prob
+        self.classifier_dropout = classifier_dropout
         self.head_checkpoint_scope = head_checkpoint_scope
         self.bert = BertModel(config)
-        self.head = OutputHead(num_outputs, head_dropout_prob, head_checkpoint_scope,
+        self.head = OutputHead(num_labels, classifier_dropout, head_checkpoint_scope,
                                name="output_head")
 
     def call(self, features, training=None):
@@ -61,8 +61,8 @@ class BertTaskModel(tf_keras.Model):
         return names
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "num_outputs": self.num_outputs,
-                "per_token": self.per_token, "head_dropout_prob": self.head_dropout_prob,
+        return {"config": self.config.to_dict(), "num_labels": self.num_labels,
+                "per_token": self.per_token, "classifier_dropout": self.classifier_dropout,
                 "head_checkpoint_scope": self.head_checkpoint_scope, "name": self.name}
 
     @classmethod

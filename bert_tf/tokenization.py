@@ -251,8 +251,7 @@ class FullTokenizer:
             list of (tokens, offsets), one per text.
         """
         if self._fast is None:
-            # Imported here: fast_tokenization imports this module, and the Rust library is
-            # only needed by batch callers.
+            # Imported here: the Rust library is only needed by batch callers.
             from bert_tf import fast_tokenization
             self._fast = fast_tokenization.FastBertTokenizer(self)
         return self._fast.batch_tokenize_with_offsets(texts)

@@ -16,7 +16,7 @@ tf.config.set_logical_device_configuration(
 
 import run_classifier  # noqa: E402
 import run_ner  # noqa: E402
-from bert_tf.results import read_eval_results  # noqa: E402
+from bert_tf.outputs.glue import read_eval_results  # noqa: E402
 from tests.conftest import run_main  # noqa: E402
 from bert_tf.training import create_strategy  # noqa: E402
 from tests.runner_fixtures import (NER_LABELS, write_tiny_bert, write_toy_ner,  # noqa: E402

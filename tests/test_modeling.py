@@ -3,9 +3,9 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from bert_tf.checkpoints import WeightSource, assign_weights, checkpoint_names
 from bert_tf.config import BertConfig
 from bert_tf.modeling import BertModel
+from bert_tf.weights.checkpoints import WeightSource, assign_weights, checkpoint_names
 from tests.conftest import TINY, random_batch, random_original_weights
 from tests.reference import numpy_bert, original_names
 

@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 import run_classifier
 from bert_tf.errors import InputError
-from bert_tf.results import read_eval_results
+from bert_tf.outputs.glue import read_eval_results
 from tests.conftest import run_main
 from tests.runner_fixtures import write_tiny_bert, write_toy_task
 

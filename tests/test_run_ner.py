@@ -9,7 +9,7 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 
 import run_ner
 from bert_tf.errors import InputError
-from bert_tf.results import read_eval_results
+from bert_tf.outputs.glue import read_eval_results
 from tests.conftest import run_main
 from tests.runner_fixtures import NER_LABELS, write_tiny_bert, write_toy_ner
 

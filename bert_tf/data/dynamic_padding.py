@@ -7,12 +7,13 @@ the real positions' results (the attention bias of -10000 makes their softmax we
 multiple (fewer distinct shapes for XLA and oneDNN to compile for). Grouping examples of
 similar length into the same batch makes the cut worth more.
 
-Sequence features are the rank-1 features of length S (input_ids, input_mask, segment_ids,
-NER label_ids / label_mask ...); scalars (labels, positions, flags) are left alone.
+Sequence features are named, never guessed from a shape: `SEQUENCE_FEATURES` (or a task's
+own list) of the features that have one value per token, [S] like input_ids. Anything else
+(labels, answer positions, masked_lm_positions [P] even when P == S) is never cut.
 Axes: B batch, S max_seq_length, L the batch's cut length.
 """
 
-from typing import List
+from typing import List, Sequence
 
 import tensorflow as tf
 
@@ -21,11 +22,18 @@ import tensorflow as tf
 # length-grouped sampler does with 50).
 LENGTH_GROUP_BATCHES = 32
 
+# The features with one value per token, [S]; label_ids only where it is per token (NER),
+# not the classifier's scalar label.
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids", "label_ids", "label_mask")
 
-def sequence_feature_names(element_spec) -> List[str]:
-    """The features shaped like `input_ids` ([S] unbatched, [B, S] batched)."""
+
+def sequence_feature_names(element_spec,
+                           sequence_features: Sequence[str] = SEQUENCE_FEATURES) -> List[str]:
+    """The features of `sequence_features` in `element_spec` that are per token (shaped
+    like `input_ids`: [S] unbatched, [B, S] batched)."""
     shape = element_spec["input_ids"].shape
-    return sorted(name for name, spec in element_spec.items() if spec.shape == shape)
+    return sorted(name for name in sequence_features
+                  if name in element_spec and element_spec[name].shape == shape)
 
 
 def example_lengths(features) -> tf.Tensor:
@@ -50,8 +58,9 @@ def _sort_by_length(features):
 
 
 def length_grouped_batches(dataset: tf.data.Dataset, batch_size: int, multiple: int,
-                           shuffle_seed=None,
-                           group_batches: int = LENGTH_GROUP_BATCHES) -> tf.data.Dataset:
+                           shuffle_seed=None, group_batches: int = LENGTH_GROUP_BATCHES,
+                           sequence_features: Sequence[str] = SEQUENCE_FEATURES
+                           ) -> tf.data.Dataset:
     """Batches of `batch_size` examples of similar length, each cut to its longest example.
 
     Windows of `group_batches * batch_size` examples are sorted by length and cut into
@@ -66,11 +75,12 @@ def length_grouped_batches(dataset: tf.data.Dataset, batch_size: int, multiple: 
         multiple: cut lengths are rounded up to this.
         shuffle_seed: seed for shuffling batches within a window; None keeps their order.
         group_batches: batches per sorting window.
+        sequence_features: the names of the per-token features to cut.
 
     Returns:
         Batched feature dicts; sequence features [batch_size, L], L varying by batch.
     """
-    names = sequence_feature_names(dataset.element_spec)
+    names = sequence_feature_names(dataset.element_spec, sequence_features)
     batches = (dataset.batch(batch_size * group_batches)
                .map(_sort_by_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .unbatch()

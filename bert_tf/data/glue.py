@@ -26,7 +26,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from bert_tf.data.examples import InputExample
 from bert_tf.errors import InputError
-from bert_tf.results import write_glue_submission
+from bert_tf.outputs.glue import write_glue_submission
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,7 @@
 Each word is tokenized on its own (as the CoNLL fine-tuning recipes do). A sentence longer than
 max_seq_length - 2 pieces is split into overlapping windows (`doc_stride` pieces between window
 starts, as run_squad's document spans). Every word gets exactly one prediction: from the window
-where its first piece has the most context (the original's `_check_is_max_context` score:
-min(left, right context) + 0.01 * window length). A word that tokenizes to nothing (e.g. a lone
+where its first piece has the most context (data.windows, shared with SQuAD). A word that tokenizes to nothing (e.g. a lone
 control character) is given one [UNK] piece so it keeps a position.
 
 Labelled positions (`label_mask`) are each word's first piece (the BERT paper's choice), or
@@ -15,6 +14,7 @@ import dataclasses
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from bert_tf.data.tfrecord import FeatureSpec
+from bert_tf.data.windows import max_context_windows, window_spans
 
 UNK = "[UNK]"
 
@@ -53,28 +53,6 @@ def word_pieces(words_per_example: Sequence[Sequence[str]], tokenizer) -> List[L
     return [[pieces_of[word] for word in words] for words in words_per_example]
 
 
-def window_spans(num_pieces: int, max_pieces: int, doc_stride: int) -> List[Tuple[int, int]]:
-    """(start, length) of the windows covering num_pieces pieces, as run_squad's doc spans."""
-    spans, start = [], 0
-    while True:
-        length = min(max_pieces, num_pieces - start)
-        spans.append((start, length))
-        if start + length >= num_pieces:
-            return spans
-        start += min(length, doc_stride)
-
-
-def _best_window(spans, piece):
-    """Index of the span where `piece` has the most context (first one on ties)."""
-    best, best_score = None, None
-    for index, (start, length) in enumerate(spans):
-        if start <= piece < start + length:
-            score = min(piece - start, start + length - 1 - piece) + 0.01 * length
-            if best_score is None or score > best_score:
-                best, best_score = index, score
-    return best
-
-
 def convert_examples_to_features(
         words_per_example: Sequence[Sequence[str]],
         tags_per_example: Sequence[Optional[Sequence[str]]], label_map: Dict[str, int],
@@ -110,8 +88,9 @@ def convert_examples_to_features(
                 flat.append(piece)
                 word_of.append(word_index)
                 first.append(k == 0)
-        spans = window_spans(len(flat), max_pieces, doc_stride)
-        best = [_best_window(spans, p) for p in range(len(flat))]
+        # A sentence of no pieces still gets one window ([CLS] [SEP]), so it keeps a row.
+        spans = window_spans(len(flat), max_pieces, doc_stride) or [(0, 0)]
+        best = max_context_windows(spans, len(flat))
         for span_index, (start, length) in enumerate(spans):
             tokens = ["[CLS]"] + flat[start:start + length] + ["[SEP]"]
             label_ids = [0] * max_seq_length

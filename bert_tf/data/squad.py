@@ -43,19 +43,18 @@ Nothing here imports TensorFlow.
 
 import dataclasses
 import json
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from absl import logging
 import numpy as np
 
 from bert_tf import tokenization
+from bert_tf.data.tfrecord import FeatureSpec
+from bert_tf.data.windows import max_context_windows, window_spans
 from bert_tf.errors import InputError
 
 # The original numbers features from here; predictions are matched back through these ids.
 FIRST_UNIQUE_ID = 1000000000
-
-_DocSpan = Tuple[int, int]  # (start, length) in document pieces.
-
 
 @dataclasses.dataclass
 class SquadExample:
@@ -324,7 +323,8 @@ def _convert_original(examples, tokenizer, max_seq_length, doc_stride, max_query
         tok_start, tok_end = _answer_pieces(example, is_training, orig_to_tok_index,
                                             all_doc_tokens, answer_pieces)
         max_tokens_for_doc = max_seq_length - len(query_tokens) - 3  # [CLS], [SEP], [SEP]
-        doc_spans = _doc_spans(len(all_doc_tokens), max_tokens_for_doc, doc_stride)
+        doc_spans = window_spans(len(all_doc_tokens), max_tokens_for_doc, doc_stride)
+        best = max_context_windows(doc_spans, len(all_doc_tokens))
         for doc_span_index, (span_start, span_length) in enumerate(doc_spans):
             tokens = ["[CLS]"] + query_tokens + ["[SEP]"]
             segment_ids = [0] * len(tokens)
@@ -332,8 +332,7 @@ def _convert_original(examples, tokenizer, max_seq_length, doc_stride, max_query
             for i in range(span_length):
                 split_token_index = span_start + i
                 token_to_orig_map[len(tokens)] = tok_to_orig_index[split_token_index]
-                token_is_max_context[len(tokens)] = _check_is_max_context(
-                    doc_spans, doc_span_index, split_token_index)
+                token_is_max_context[len(tokens)] = best[split_token_index] == doc_span_index
                 tokens.append(all_doc_tokens[split_token_index])
                 segment_ids.append(1)
             tokens.append("[SEP]")
@@ -386,37 +385,6 @@ def _improve_answer_span(doc_pieces, input_start, input_end, tok_answer_text):
     return input_start, input_end
 
 
-def _doc_spans(num_pieces, max_tokens_for_doc, doc_stride) -> List[_DocSpan]:
-    """(start, length) of the windows, as the original's sliding loop (none for no pieces)."""
-    doc_spans, start_offset = [], 0
-    while start_offset < num_pieces:
-        length = min(num_pieces - start_offset, max_tokens_for_doc)
-        doc_spans.append((start_offset, length))
-        if start_offset + length == num_pieces:
-            break
-        start_offset += min(length, doc_stride)
-    return doc_spans
-
-
-def _context_score(position, span_start, span_length):
-    """min(left, right context) + 0.01 * window length: the original's max-context score."""
-    left = position - span_start
-    right = span_start + span_length - 1 - position
-    return min(left, right) + 0.01 * span_length
-
-
-def _check_is_max_context(doc_spans, cur_span_index, position):
-    """True if window `cur_span_index` scores best for piece `position` (first on ties)."""
-    best_score, best_span_index = None, None
-    for span_index, (span_start, span_length) in enumerate(doc_spans):
-        if not span_start <= position < span_start + span_length:
-            continue
-        score = _context_score(position, span_start, span_length)
-        if best_score is None or score > best_score:
-            best_score, best_span_index = score, span_index
-    return cur_span_index == best_span_index
-
-
 def _positions(example, is_training, tok_start, tok_end, span_start, span_length,
                num_query_tokens):
     """Training labels of one window: the answer's positions, or 0 ([CLS]) if outside it."""
@@ -466,8 +434,8 @@ def _convert_fast(examples, tokenizer, max_seq_length, doc_stride, max_query_len
         max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
         key = (len(context.pieces), max_tokens_for_doc)
         if key not in best_spans:
-            doc_spans = _doc_spans(len(context.pieces), max_tokens_for_doc, doc_stride)
-            best_spans[key] = doc_spans, _max_context_spans(doc_spans, len(context.pieces))
+            doc_spans = window_spans(len(context.pieces), max_tokens_for_doc, doc_stride)
+            best_spans[key] = doc_spans, max_context_windows(doc_spans, len(context.pieces))
         doc_spans, best = best_spans[key]
         doc_offset = len(query_tokens) + 2
         for doc_span_index, (span_start, span_length) in enumerate(doc_spans):
@@ -495,19 +463,6 @@ def _convert_fast(examples, tokenizer, max_seq_length, doc_stride, max_query_len
                 is_impossible=example.is_impossible))
             unique_id += 1
     return features
-
-
-def _max_context_spans(doc_spans, num_pieces):
-    """For every piece, the index of the window `_check_is_max_context` picks for it."""
-    if len(doc_spans) == 1:
-        return [0] * num_pieces
-    best, best_score = [None] * num_pieces, [None] * num_pieces
-    for span_index, (span_start, span_length) in enumerate(doc_spans):
-        for position in range(span_start, span_start + span_length):
-            score = _context_score(position, span_start, span_length)
-            if best_score[position] is None or score > best_score[position]:
-                best[position], best_score[position] = span_index, score
-    return best
 
 
 def _tokenize_contexts(examples, tokenizer):
@@ -559,3 +514,20 @@ def _pieces_to_doc_tokens(doc_tokens, offsets):
     if not inside.all() or np.any(np.diff(words) < 0):
         return None
     return words.tolist()
+
+
+def feature_spec(max_seq_length: int) -> FeatureSpec:
+    """The TFRecord layout of SQuAD features: input_ids, input_mask, segment_ids [S] and the
+    answer's start_positions / end_positions (0, i.e. [CLS], for none and for prediction)."""
+    shape = (max_seq_length,)
+    return {"input_ids": ("int", shape), "input_mask": ("int", shape),
+            "segment_ids": ("int", shape), "start_positions": ("int", ()),
+            "end_positions": ("int", ())}
+
+
+def feature_dicts(features: Iterable[SquadFeatures]) -> Iterator[Dict[str, object]]:
+    """The TFRecord fields of each feature, in `feature_spec`'s layout."""
+    for f in features:
+        yield {"input_ids": f.input_ids, "input_mask": f.input_mask,
+               "segment_ids": f.segment_ids, "start_positions": f.start_position or 0,
+               "end_positions": f.end_position or 0}

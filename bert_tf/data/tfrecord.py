@@ -9,12 +9,13 @@ names and renamed into place, the fingerprint last, so an interrupted conversion
 import hashlib
 import json
 import os
-from typing import Callable, Dict, Iterable, Tuple
+from typing import Callable, Dict, Iterable, List, Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf.errors import InputError
 from bert_tf.files import atomic_path, write_json
 
 # name -> (dtype, shape): "int" features are stored as int64 and read back as int32.
@@ -73,8 +74,30 @@ def cached_tfrecord(path: str, key: str, spec: FeatureSpec,
     return count
 
 
+def tfrecord_files(path: str) -> List[str]:
+    """The files of `path`: one file, a glob, or a comma-separated list of either; each
+    glob's matches sorted, the list's order kept.
+
+    Raises:
+        InputError: a part matches no file.
+    """
+    files = []
+    for part in (p.strip() for p in path.split(",")):
+        if not part:
+            continue
+        matches = sorted(tf.io.gfile.glob(part)) if any(c in part for c in "*?[") else (
+            [part] if tf.io.gfile.exists(part) else [])
+        if not matches:
+            raise InputError(f"{part}: no TFRecord file found")
+        files.extend(matches)
+    if not files:
+        raise InputError(f"{path!r}: no TFRecord file named")
+    return files
+
+
 def read_tfrecord(path: str, spec: FeatureSpec) -> tf.data.Dataset:
-    """The records of `path`, in order, as dicts of int32 / float32 tensors."""
+    """The records of `path` (a file, glob or comma list: `tfrecord_files`), in order, as
+    dicts of int32 / float32 tensors."""
     parse_spec = {name: tf.io.FixedLenFeature(shape, tf.int64 if dtype == "int" else tf.float32)
                   for name, (dtype, shape) in spec.items()}
 
@@ -83,5 +106,13 @@ def read_tfrecord(path: str, spec: FeatureSpec) -> tf.data.Dataset:
         return {name: tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
                 for name, value in example.items()}
 
-    return tf.data.TFRecordDataset(path).map(parse, num_parallel_calls=tf.data.AUTOTUNE,
+    return tf.data.TFRecordDataset(tfrecord_files(path)).map(parse, num_parallel_calls=tf.data.AUTOTUNE,
                                               deterministic=True)
+
+
+def cached_dataset(path: str, key: str, spec: FeatureSpec,
+                   make_features: Callable[[], Iterable[Dict[str, np.ndarray]]]
+                   ) -> Tuple[tf.data.Dataset, int]:
+    """`cached_tfrecord` then `read_tfrecord`: (the records as a dataset, their count)."""
+    count = cached_tfrecord(path, key, spec, make_features)
+    return read_tfrecord(path, spec), count

@@ -13,7 +13,7 @@ import tensorflow as tf
 from bert_tf.config import BertConfig
 from bert_tf.crf import CrfLayer
 from bert_tf.task_model import BertTaskModel
-from bert_tf.training import IS_REAL_EXAMPLE, Task
+from bert_tf.tasks.base import IS_REAL_EXAMPLE, Task
 
 # Dropout on the sequence output before the token classifier, as on the pooled output of the
 # original classifier.
@@ -24,11 +24,11 @@ class BertTokenClassifier(BertTaskModel):
     """Encoder + per-token head (+ CRF). Call -> emissions float32 [B, S, C]."""
 
     def __init__(self, config: BertConfig, num_labels: int, use_crf: bool = False,
-                 head_dropout_prob: float = TOKEN_CLASSIFIER_DROPOUT_PROB,
+                 classifier_dropout: float = TOKEN_CLASSIFIER_DROPOUT_PROB,
                  name: str = "bert_token_classifier", crf: CrfLayer = None, **kwargs):
         """crf: an existing CrfLayer to use (shared with the task); default a new one."""
         super().__init__(config, num_labels, per_token=True,
-                         head_dropout_prob=head_dropout_prob, name=name, **kwargs)
+                         classifier_dropout=classifier_dropout, name=name, **kwargs)
         self.use_crf = use_crf
         self.crf = (crf or CrfLayer(num_labels, name="crf")) if use_crf else None
 
@@ -46,9 +46,9 @@ class BertTokenClassifier(BertTaskModel):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("num_outputs", "per_token", "head_checkpoint_scope"):
+        for key in ("per_token", "head_checkpoint_scope"):
             config.pop(key)
-        config.update(num_labels=self.num_outputs, use_crf=self.use_crf)
+        config.update(use_crf=self.use_crf)
         return config
 
 
@@ -62,21 +62,21 @@ def serving_label_mask(input_mask):
 
 
 class TokenClassificationTask(Task):
-    """Args: config; num_labels C; use_crf; dropout_prob on the sequence output."""
+    """Args: config; num_labels C; use_crf; classifier_dropout on the sequence output."""
 
     def __init__(self, config: BertConfig, num_labels: int, use_crf: bool = False,
-                 dropout_prob: float = TOKEN_CLASSIFIER_DROPOUT_PROB):
+                 classifier_dropout: float = TOKEN_CLASSIFIER_DROPOUT_PROB):
         self.config = config
         self.num_labels = num_labels
         self.use_crf = use_crf
-        self.dropout_prob = dropout_prob
+        self.classifier_dropout = classifier_dropout
         # The task owns the CRF: loss and outputs need it, and every model the task builds
         # (the trained one, its float32 serving twin) shares it.
         self.crf = CrfLayer(num_labels, name="crf") if use_crf else None
 
     def build_model(self):
         return BertTokenClassifier(self.config, self.num_labels, self.use_crf,
-                                   self.dropout_prob, crf=self.crf)
+                                   self.classifier_dropout, crf=self.crf)
 
     def loss(self, logits, features):
         real = tf.cast(features[IS_REAL_EXAMPLE], tf.float32)                   # [B]

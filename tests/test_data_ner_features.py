@@ -2,8 +2,8 @@
 
 import pytest
 
-from bert_tf.data.ner_features import (convert_examples_to_features, predictions_per_word,
-                                       window_spans)
+from bert_tf.data.ner_features import convert_examples_to_features, predictions_per_word
+from bert_tf.data.windows import window_spans
 from bert_tf.tokenization import FullTokenizer
 from tests.conftest import TINY_VOCAB, write_vocab
 

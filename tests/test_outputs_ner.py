@@ -1,8 +1,8 @@
-"""bert_tf.ner_outputs: exact bytes, round trips, columns conlleval can split, atomicity.
+"""bert_tf.outputs.ner: exact bytes, round trips, columns conlleval can split, atomicity.
 
 The expected bytes are written out by hand from the layout conlleval.pl reads: fields split at
 single spaces (`split(/ /, $line)`), the last two the gold and the guessed tag, sentences
-separated by empty lines; and from the JSON Lines layout documented in bert_tf/ner_outputs.py.
+separated by empty lines; and from the JSON Lines layout documented in bert_tf/outputs/ner.py.
 """
 
 import contextlib
@@ -15,9 +15,9 @@ import sys
 
 import pytest
 
-from bert_tf import ner_outputs
 from bert_tf.errors import InputError
-from bert_tf.ner_outputs import (read_conll_predictions, write_conll_predictions,
+from bert_tf.outputs import ner as ner_outputs
+from bert_tf.outputs.ner import (read_conll_predictions, write_conll_predictions,
                                  write_entities_jsonl)
 
 SENTENCES = [["John", "lives", "in", "New York", "."], ["在", "北", "京", "\u3000"], ["Hi"]]
@@ -227,7 +227,7 @@ def test_success_replaces_the_old_file_and_leaves_no_temp(tmp_path, writer):
 
 def test_imports_no_tensorflow():
     root = pathlib.Path(__file__).resolve().parent.parent
-    code = ("import sys, bert_tf.ner_outputs, bert_tf.metrics.ner; "
+    code = ("import sys, bert_tf.outputs.ner, bert_tf.metrics.ner; "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root).stdout

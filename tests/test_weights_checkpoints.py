@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf.checkpoints import (CheckpointError, load_checkpoint, resolve_checkpoint,
-                                 save_checkpoint)
 from bert_tf.config import BertConfig
 from bert_tf.modeling import BertModel
+from bert_tf.weights.checkpoints import (CheckpointError, load_checkpoint, resolve_checkpoint,
+                                 save_checkpoint)
 from tests.conftest import TINY, random_batch, random_original_weights
 from tests.reference import numpy_bert, original_names
 from tests.reference.tf1_checkpoint import read_with_tf1_saver, write_tf1_checkpoint
@@ -160,7 +160,7 @@ def test_optimizer_state_saves_and_resumes_exactly(tmp_path, tiny_config):
 
 
 def test_state_file_lists_checkpoints_relative_and_latest_last(tmp_path, tiny_config):
-    from bert_tf.checkpoints import list_checkpoints
+    from bert_tf.weights.checkpoints import list_checkpoints
     model = BertModel(tiny_config).build_with_dummy_inputs()
     first = save_checkpoint(model, str(tmp_path / "run" / "model.ckpt-1"))
     second = save_checkpoint(model, str(tmp_path / "run" / "model.ckpt-2"))
@@ -174,7 +174,7 @@ def test_state_file_lists_checkpoints_relative_and_latest_last(tmp_path, tiny_co
 
 
 def test_prune_keeps_the_newest_and_deletes_the_rest(tmp_path, tiny_config):
-    from bert_tf.checkpoints import list_checkpoints, prune_checkpoints
+    from bert_tf.weights.checkpoints import list_checkpoints, prune_checkpoints
     model = BertModel(tiny_config).build_with_dummy_inputs()
     prefixes = [save_checkpoint(model, str(tmp_path / f"model.ckpt-{step}"))
                 for step in (1, 2, 3, 4)]

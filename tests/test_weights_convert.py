@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import convert
+from bert_tf.weights import convert
 from tests.reference.hf_layout import HF_TINY, random_hf_state, write_hf_dir
 from tests.reference.tf1_checkpoint import write_tf1_checkpoint
 

@@ -1,4 +1,5 @@
-"""bert_tf.results: exact bytes of the original run_classifier layouts, round trips, atomicity.
+"""bert_tf.outputs.glue: exact bytes of the original run_classifier layouts, round trips,
+atomicity.
 
 The expected bytes are written out by hand from google-research/bert run_classifier.py:
 eval:    writer.write("%s = %s\\n" % (key, str(result[key])))  for key in sorted(result)
@@ -19,8 +20,9 @@ import sys
 import numpy as np
 import pytest
 
-from bert_tf import files, results
+from bert_tf import files
 from bert_tf.errors import InputError
+from bert_tf.outputs import glue as results
 
 
 def test_eval_results_exact_bytes(tmp_path):
@@ -238,7 +240,7 @@ def test_missing_directory_raises_and_creates_nothing(tmp_path):
 
 def test_imports_no_tensorflow():
     root = pathlib.Path(__file__).resolve().parent.parent
-    code = "import sys, bert_tf.results; print('tensorflow' in sys.modules)"
+    code = "import sys, bert_tf.outputs.glue; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root).stdout
     assert out.strip() == "False"

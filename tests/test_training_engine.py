@@ -9,11 +9,11 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from bert_tf.classification import ClassificationTask
 from bert_tf.config import BertConfig
 from bert_tf.data.dynamic_padding import cut_batch, length_grouped_batches
 from bert_tf.errors import InputError
-from bert_tf.token_classification import TokenClassificationTask
+from bert_tf.tasks.classification import ClassificationTask
+from bert_tf.tasks.ner import TokenClassificationTask
 from bert_tf.training import Engine, TrainingConfig, create_strategy
 from tests.conftest import TINY
 
@@ -53,10 +53,10 @@ def _engine(task, tmp_path, name, strategy="one_device", **kwargs):
 
 
 def _tasks():
-    return {"classifier": lambda: ClassificationTask(NO_DROPOUT, 3, dropout_prob=0.0),
-            "ner": lambda: TokenClassificationTask(NO_DROPOUT, 3, dropout_prob=0.0),
+    return {"classifier": lambda: ClassificationTask(NO_DROPOUT, 3, classifier_dropout=0.0),
+            "ner": lambda: TokenClassificationTask(NO_DROPOUT, 3, classifier_dropout=0.0),
             "ner_crf": lambda: TokenClassificationTask(NO_DROPOUT, 3, use_crf=True,
-                                                       dropout_prob=0.0)}
+                                                       classifier_dropout=0.0)}
 
 
 def test_cut_batch_keeps_scalars_and_rounds_up():
@@ -178,7 +178,7 @@ def test_mixed_precision_exports_a_float32_model(tmp_path):
     reference.model.set_weights(engine.model.get_weights())
     logits = reference.model({k: tf.constant(v) for k, v in features.items()}, training=False)
     label_mask = tf.constant(features["input_mask"])  # any mask: compare on all real tokens
-    from bert_tf.token_classification import serving_label_mask
+    from bert_tf.tasks.ner import serving_label_mask
     label_mask = serving_label_mask(label_mask)
     expected = reference.task.outputs(logits, {"label_mask": label_mask})
     np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-5)

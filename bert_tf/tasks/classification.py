@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from bert_tf.config import BertConfig
 from bert_tf.task_model import BertTaskModel
-from bert_tf.training import IS_REAL_EXAMPLE, Task
+from bert_tf.tasks.base import IS_REAL_EXAMPLE, Task
 
 # The original classifier's dropout on the pooled output.
 CLASSIFIER_DROPOUT_PROB = 0.1
@@ -21,19 +21,20 @@ class ClassificationTask(Task):
         config: encoder config.
         num_labels: C; ignored for regression (one output).
         is_regression: mean squared error on a single score instead of cross-entropy.
-        dropout_prob: dropout on the pooled output while training (the original: 0.1).
+        classifier_dropout: dropout on the pooled output while training (the original: 0.1).
     """
 
     def __init__(self, config: BertConfig, num_labels: int, is_regression: bool = False,
-                 dropout_prob: float = CLASSIFIER_DROPOUT_PROB):
+                 classifier_dropout: float = CLASSIFIER_DROPOUT_PROB):
         self.config = config
-        self.dropout_prob = dropout_prob
+        self.classifier_dropout = classifier_dropout
         self.num_labels = 1 if is_regression else num_labels
         self.is_regression = is_regression
 
     def build_model(self):
         return BertTaskModel(self.config, self.num_labels, per_token=False,
-                             head_dropout_prob=self.dropout_prob, name="bert_classifier")
+                             classifier_dropout=self.classifier_dropout,
+                             name="bert_classifier")
 
     def loss(self, logits, features):
         real = tf.cast(features[IS_REAL_EXAMPLE], tf.float32)                     # [B]

@@ -1,4 +1,4 @@
-"""bert_tf.squad_postprocess on hand-made features and logits.
+"""bert_tf.outputs.squad on hand-made features and logits.
 
 Expected values are worked out by hand from the rules of google-research/bert run_squad.py
 (`write_predictions`, `get_final_text`): which spans survive, their scores (start + end
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from bert_tf.errors import InputError
-from bert_tf.squad_postprocess import (RawResult, compute_predictions, get_final_text,
+from bert_tf.outputs.squad import (RawResult, compute_predictions, get_final_text,
                                        write_predictions)
 
 

@@ -18,8 +18,6 @@ be compiled with XLA, several steps run per call, and `gradient_accumulation_ste
 micro-batches make one optimizer step equal to a step on the whole batch.
 """
 
-import abc
-import dataclasses
 import math
 import os
 import time
@@ -30,121 +28,14 @@ import tensorflow as tf
 import tf_keras
 from absl import logging
 
-from bert_tf import checkpoints
 from bert_tf.data.dynamic_padding import length_grouped_batches
 from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.export import export_saved_model
 from bert_tf.optimization import WarmupLinearDecay, create_optimizer, dense_gradient
-from bert_tf.pretrained import load_weights
-
-STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
-MIXED_PRECISION = {"": None, "none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-IS_REAL_EXAMPLE = "is_real_example"
-EXAMPLE_INDEX = "example_index"
-
-
-def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
-                    tpu_zone=None, gcp_project=None) -> tf.distribute.Strategy:
-    """Builds a tf.distribute strategy by name.
-
-    one_device: the first GPU, else the CPU. mirrored: `num_gpus` GPUs (all when None); with
-    no GPU, every logical CPU device (how the tests run it). multi_worker_mirrored: from the
-    TF_CONFIG environment variable. tpu: the TPU named by `tpu_name`/`tpu_zone`/`gcp_project`.
-    """
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "one_device":
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "mirrored":
-        devices = [d.name for d in gpus[:num_gpus or len(gpus)]] if gpus else \
-            [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
-    if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-            tpu=tpu_name, zone=tpu_zone, project=gcp_project)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown distribution strategy {name!r}; expected one of "
-                     f"{', '.join(STRATEGIES)}")
-
-
-def _cpu_has_native_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu_flags = set(f.read().split())
-    except OSError:
-        return False
-    return bool(cpu_flags & {"avx512_bf16", "amx_bf16"})
-
-
-def resolve_mixed_precision(mode: str) -> str:
-    """"auto" -> "bf16" on GPUs of compute capability 8.0+ and CPUs with AVX512_BF16/AMX,
-    "fp16" on GPUs of 7.x (tensor cores without bf16), else "" (float32). Others unchanged."""
-    if mode != "auto":
-        return mode
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        capability = tf.config.experimental.get_device_details(gpus[0]).get(
-            "compute_capability", (0, 0))
-        return "bf16" if capability >= (8, 0) else "fp16" if capability >= (7, 0) else ""
-    return "bf16" if _cpu_has_native_bf16() else ""
-
-
-def set_mixed_precision(mode: str) -> str:
-    """"" (float32), "bf16", "fp16" (with dynamic loss scaling) or "auto" (see
-    `resolve_mixed_precision`); set before building. Returns the mode used."""
-    mode = resolve_mixed_precision(mode)
-    if mode == "bf16" and not tf.config.list_physical_devices("GPU") \
-            and not _cpu_has_native_bf16():
-        logging.warning("bf16 on a CPU without AVX512_BF16/AMX is emulated and slower "
-                        "than float32")
-    tf_keras.mixed_precision.set_global_policy(MIXED_PRECISION[mode] or "float32")
-    logging.info("Precision: %s", MIXED_PRECISION[mode] or "float32")
-    return mode
-
-
-class Task(abc.ABC):
-    """What the engine needs to know about a task."""
-
-    @abc.abstractmethod
-    def build_model(self) -> tf_keras.Model:
-        """A new task model (e.g. `BertTaskModel`) taking the feature dict; returns logits.
-
-        Called again (under a float32 policy) for the serving twin of `Engine.export`:
-        state that `loss`/`outputs` use (a CRF) must be shared by every model built.
-        """
-
-    @abc.abstractmethod
-    def loss(self, logits, features) -> Tuple[tf.Tensor, tf.Tensor]:
-        """(sum of per-example losses, number of examples counted), float32 scalars.
-
-        Examples with features["is_real_example"] == 0 (padding) must count zero.
-        """
-
-    @abc.abstractmethod
-    def outputs(self, logits, features) -> Dict[str, tf.Tensor]:
-        """Per-example tensors to collect during prediction (first axis = examples)."""
-
-
-@dataclasses.dataclass
-class TrainingConfig:
-    """How to train. Steps are optimizer updates of one global batch."""
-
-    train_batch_size: int
-    num_train_steps: int
-    num_warmup_steps: int
-    learning_rate: float
-    save_checkpoints_steps: int = 1000
-    keep_checkpoint_max: int = 5
-    iterations_per_loop: int = 1000
-    log_every_n_steps: int = 50
-    seed: int = 12345
-    shuffle_buffer_size: int = 10000
-    # Micro-batches per step: each replica runs its share of the batch in this many
-    # pieces and sums their gradients, so only one piece's activations are in memory.
-    gradient_accumulation_steps: int = 1
+from bert_tf.tasks.base import EXAMPLE_INDEX, IS_REAL_EXAMPLE, Task
+from bert_tf.training.config import TrainingConfig
+from bert_tf.weights import checkpoints
+from bert_tf.weights.pretrained import load_weights
 
 
 def _with_real_flag(dataset, value):
@@ -248,7 +139,10 @@ class Engine:
     def _build_optimizer(self, config: TrainingConfig):
         with self.strategy.scope():
             optimizer = create_optimizer(config.learning_rate, config.num_train_steps,
-                                         config.num_warmup_steps)
+                                         config.num_warmup_steps,
+                                         weight_decay_rate=config.weight_decay_rate,
+                                         epsilon=config.adam_epsilon,
+                                         clip_norm=config.clip_norm)
             if tf_keras.mixed_precision.global_policy().name == "mixed_float16":
                 optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
@@ -375,7 +269,8 @@ class Engine:
                     .repeat())
         if self.dynamic_padding:
             batches = length_grouped_batches(examples, config.train_batch_size,
-                                             self.pad_to_multiple_of, shuffle_seed=config.seed)
+                                             self.pad_to_multiple_of, shuffle_seed=config.seed,
+                                             sequence_features=self.task.sequence_features)
         else:
             batches = examples.batch(config.train_batch_size, drop_remainder=True)
         batches = (batches
@@ -492,7 +387,8 @@ class Engine:
                   .enumerate()
                   .map(lambda index, f: dict(f, **{EXAMPLE_INDEX: index})))
         if self.dynamic_padding:
-            batches = length_grouped_batches(padded, batch_size, self.pad_to_multiple_of)
+            batches = length_grouped_batches(padded, batch_size, self.pad_to_multiple_of,
+                                             sequence_features=self.task.sequence_features)
         else:
             batches = padded.batch(batch_size, drop_remainder=True)
         batches = batches.prefetch(tf.data.AUTOTUNE)

@@ -1,7 +1,7 @@
 """Span question answering (SQuAD) as an engine `Task`, as the original run_squad.py.
 
 Head `cls/squad/output_weights [2, H]`, `cls/squad/output_bias [2]` on every position of the
-sequence output (no dropout on it, as the original); loss = mean of the start and end
+sequence output (no dropout on it by default, as the original); loss = mean of the start and end
 softmax cross-entropies over positions.
 Axes: B batch, S sequence.
 """
@@ -10,17 +10,26 @@ import tensorflow as tf
 
 from bert_tf.config import BertConfig
 from bert_tf.task_model import BertTaskModel
-from bert_tf.training import IS_REAL_EXAMPLE, Task
+from bert_tf.tasks.base import IS_REAL_EXAMPLE, Task
 
 SQUAD_SCOPE = "cls/squad"
 
 
+# The original run_squad puts no dropout on the sequence output before its span head.
+SQUAD_DROPOUT_PROB = 0.0
+
+
 class SquadTask(Task):
-    def __init__(self, config: BertConfig):
+    """Args: config; classifier_dropout on the sequence output while training (default 0,
+    as the original)."""
+
+    def __init__(self, config: BertConfig, classifier_dropout: float = SQUAD_DROPOUT_PROB):
         self.config = config
+        self.classifier_dropout = classifier_dropout
 
     def build_model(self):
-        return BertTaskModel(self.config, 2, per_token=True, head_dropout_prob=0.0,
+        return BertTaskModel(self.config, 2, per_token=True,
+                             classifier_dropout=self.classifier_dropout,
                              head_checkpoint_scope=SQUAD_SCOPE, name="bert_squad")
 
     def loss(self, logits, features):

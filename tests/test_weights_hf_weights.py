@@ -4,12 +4,12 @@ import os
 import numpy as np
 import pytest
 
-from bert_tf import hf_weights
-from bert_tf.checkpoints import (CheckpointError, WeightSource, assign_weights,
-                                 checkpoint_names)
 from bert_tf.config import BertConfig, ConfigError
-from bert_tf.hf_weights import HFFormatError, load_hf_weights, read_hf_directory
 from bert_tf.modeling import BertModel
+from bert_tf.weights import hf_weights
+from bert_tf.weights.checkpoints import (CheckpointError, WeightSource, assign_weights,
+                                 checkpoint_names)
+from bert_tf.weights.hf_weights import HFFormatError, load_hf_weights, read_hf_directory
 from tests.conftest import TINY, random_batch, random_original_weights
 from tests.reference.hf_layout import (HF_TINY, random_hf_state, transformers_model,
                                        write_hf_dir)

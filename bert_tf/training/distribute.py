@@ -1,0 +1,73 @@
+"""Where and in what precision a run computes: tf.distribute strategies by name, and mixed
+precision (with the rule `auto` uses to pick one for the hardware at hand)."""
+
+from typing import Optional
+
+import tensorflow as tf
+import tf_keras
+from absl import logging
+
+STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
+MIXED_PRECISION = {"": None, "none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
+                    tpu_zone=None, gcp_project=None) -> tf.distribute.Strategy:
+    """Builds a tf.distribute strategy by name.
+
+    one_device: the first GPU, else the CPU. mirrored: `num_gpus` GPUs (all when None); with
+    no GPU, every logical CPU device (how the tests run it). multi_worker_mirrored: from the
+    TF_CONFIG environment variable. tpu: the TPU named by `tpu_name`/`tpu_zone`/`gcp_project`.
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        devices = [d.name for d in gpus[:num_gpus or len(gpus)]] if gpus else \
+            [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+            tpu=tpu_name, zone=tpu_zone, project=gcp_project)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown distribution strategy {name!r}; expected one of "
+                     f"{', '.join(STRATEGIES)}")
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu_flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(cpu_flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_mixed_precision(mode: str) -> str:
+    """"auto" -> "bf16" on GPUs of compute capability 8.0+ and CPUs with AVX512_BF16/AMX,
+    "fp16" on GPUs of 7.x (tensor cores without bf16), else "" (float32). Others unchanged."""
+    if mode != "auto":
+        return mode
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get(
+            "compute_capability", (0, 0))
+        return "bf16" if capability >= (8, 0) else "fp16" if capability >= (7, 0) else ""
+    return "bf16" if _cpu_has_native_bf16() else ""
+
+
+def set_mixed_precision(mode: str) -> str:
+    """"" (float32), "bf16", "fp16" (with dynamic loss scaling) or "auto" (see
+    `resolve_mixed_precision`); set before building. Returns the mode used."""
+    mode = resolve_mixed_precision(mode)
+    if mode == "bf16" and not tf.config.list_physical_devices("GPU") \
+            and not _cpu_has_native_bf16():
+        logging.warning("bf16 on a CPU without AVX512_BF16/AMX is emulated and slower "
+                        "than float32")
+    tf_keras.mixed_precision.set_global_policy(MIXED_PRECISION[mode] or "float32")
+    logging.info("Precision: %s", MIXED_PRECISION[mode] or "float32")
+    return mode
