@@ -22,7 +22,7 @@ import runner_steps
 from bert_tf.data.classifier_features import convert_examples_to_features, feature_spec
 from bert_tf.data.custom_task import FILE_FORMATS, CustomTaskProcessor, processor_from_dict
 from bert_tf.data.glue import get_processor
-from bert_tf.data.tfrecord import file_digest
+from bert_tf.data.tfrecord import file_digest, fingerprint
 from bert_tf.metrics.glue import task_metrics
 from bert_tf.outputs.glue import write_test_results
 from bert_tf.tasks.classification import ClassificationTask
@@ -136,8 +136,9 @@ def main(_):
     vocab_digest = file_digest(vocab_file)
 
     def features(name, examples):
-        key = (_FEATURES_VERSION, [(e.guid, e.text_a, e.text_b, e.label) for e in examples],
-               labels, max_seq_length, do_lower_case, vocab_digest)
+        key = fingerprint(_FEATURES_VERSION, [(e.guid, e.text_a, e.text_b, e.label)
+                                              for e in examples],
+                          labels, max_seq_length, do_lower_case, vocab_digest)
         return runner_steps.cached_features(FLAGS, name, key, spec, lambda: (
             convert_examples_to_features(examples, labels or None, max_seq_length, tokenizer)))
 

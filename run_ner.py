@@ -90,9 +90,9 @@ def main(_):
     def features(name, examples):
         """The cached TFRecord of a split, its count and the windows that map it back to
         words (saved beside it, under the same fingerprint)."""
-        key = (_FEATURES_VERSION, [(e.words, e.tags) for e in examples], labels,
-               max_seq_length, FLAGS.doc_stride, settings["do_lower_case"],
-               settings["label_all_subtokens"], vocab_digest)
+        key = fingerprint(_FEATURES_VERSION, [(e.words, e.tags) for e in examples], labels,
+                          max_seq_length, FLAGS.doc_stride, settings["do_lower_case"],
+                          settings["label_all_subtokens"], vocab_digest)
         windows_path = os.path.join(FLAGS.output_dir, f"{name}.tf_record.windows.json")
 
         def convert():
@@ -102,7 +102,7 @@ def main(_):
                 functools.partial(ner.continuation_tag, labels=labels))
 
         saved = read_json(windows_path) if os.path.exists(windows_path) else {}
-        if saved.get("key") == fingerprint(*key):
+        if saved.get("key") == key:
             windows = [Window(i, [tuple(p) for p in positions])
                        for i, positions in saved["windows"]]
             dataset, count = runner_steps.cached_features(FLAGS, name, key, spec,
@@ -111,7 +111,7 @@ def main(_):
             feats, windows = convert()
             dataset, count = runner_steps.cached_features(FLAGS, name, key, spec,
                                                           lambda: feats)
-            write_json(windows_path, {"key": fingerprint(*key), "windows": [
+            write_json(windows_path, {"key": key, "windows": [
                 [w.example_index, w.word_positions] for w in windows]})
         return dataset, count, windows
 

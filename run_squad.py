@@ -18,7 +18,7 @@ from absl import flags, logging
 import bert_flags
 import runner_steps
 from bert_tf.data import squad
-from bert_tf.data.tfrecord import file_digest
+from bert_tf.data.tfrecord import file_digest, fingerprint
 from bert_tf.files import write_json
 from bert_tf.metrics.squad import read_squad_answers, squad_evaluate
 from bert_tf.outputs.squad import RawResult, compute_predictions, write_predictions
@@ -79,9 +79,9 @@ def main(_):
     vocab_digest = file_digest(vocab_file)
 
     def cached(name, source_file, features):
-        key = (_FEATURES_VERSION, file_digest(source_file), vocab_digest, max_seq_length,
-               FLAGS.doc_stride, FLAGS.max_query_length, do_lower_case,
-               FLAGS.version_2_with_negative, name)
+        key = fingerprint(_FEATURES_VERSION, file_digest(source_file), vocab_digest,
+                          max_seq_length, FLAGS.doc_stride, FLAGS.max_query_length,
+                          do_lower_case, FLAGS.version_2_with_negative, name)
         return runner_steps.cached_features(FLAGS, name, key, spec,
                                             lambda: squad.feature_dicts(features()))
 

@@ -19,7 +19,7 @@ from absl import app, flags, logging
 
 from bert_tf import tokenization
 from bert_tf.config import BertConfig
-from bert_tf.data.tfrecord import cached_dataset, fingerprint
+from bert_tf.data.tfrecord import cached_dataset
 from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.outputs.glue import write_eval_results
 from bert_tf.run_record import RunRecord, load_run_record, save_run_record
@@ -171,12 +171,12 @@ def make_engine(flag_values, task):
 # ---- features, training, results ----
 
 
-def cached_features(flag_values, name: str, key_parts: Sequence[Any], spec,
-                    make_features: Callable):
-    """(dataset, count) of output_dir/<name>.tf_record, rebuilt only when `key_parts` (what
-    made the features: examples or file digest, vocabulary, settings) change."""
+def cached_features(flag_values, name: str, key: str, spec, make_features: Callable):
+    """(dataset, count) of output_dir/<name>.tf_record, rebuilt only when `key` (the
+    `fingerprint` of what made the features: examples or file digest, vocabulary, settings)
+    changes."""
     path = os.path.join(flag_values.output_dir, f"{name}.tf_record")
-    return cached_dataset(path, fingerprint(*key_parts), spec, make_features)
+    return cached_dataset(path, key, spec, make_features)
 
 
 def training_config(flag_values, num_examples):
