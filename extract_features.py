@@ -8,6 +8,8 @@
 One sentence per input line, or a pair as `sentence A ||| sentence B`.
 """
 
+import os
+
 from absl import flags, logging
 
 import bert_flags
@@ -35,13 +37,18 @@ def main(_):
     if FLAGS.use_tpu:
         raise flags.ValidationError("--use_tpu: extract_features.py runs on CPU/GPU; the TPU "
                                     "strategy comes with the training engine")
+    # The input and the output's directory are checked before the model is loaded.
+    examples = read_examples(FLAGS.input_file)
+    output_dir = os.path.dirname(os.path.abspath(FLAGS.output_file))
+    if not os.path.isdir(output_dir):
+        raise flags.ValidationError(f"--output_file={FLAGS.output_file}: the directory "
+                                    f"{output_dir} does not exist")
     pretrained = load_pretrained(FLAGS.bert_config_file, FLAGS.vocab_file,
                                  FLAGS.init_checkpoint, FLAGS.do_lower_case)
     runner_steps.check_model_flags(FLAGS, pretrained.config.max_position_embeddings)
     layer_indexes = parse_layer_indexes(FLAGS.layers, pretrained.config.num_hidden_layers)
     if FLAGS.batch_size < 1:
         raise flags.ValidationError(f"--batch_size={FLAGS.batch_size}: must be at least 1")
-    examples = read_examples(FLAGS.input_file)
     extract_features(pretrained.model, pretrained.tokenizer, examples, layer_indexes,
                      FLAGS.max_seq_length, FLAGS.batch_size, FLAGS.output_file)
 

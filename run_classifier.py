@@ -110,9 +110,19 @@ def _result_suffix(index, set_name):
     return "_" + set_name.split("_", 1)[-1]
 
 
+def _data_dir(run, processor):
+    """--data_dir, else the training command's; InputError for a GLUE/XNLI task with none."""
+    data_dir = run.trained_flag(FLAGS, "data_dir")
+    if not data_dir and not isinstance(processor, CustomTaskProcessor) and (
+            FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+        raise flags.ValidationError(f"--task_name={processor.task_name} reads its .tsv files "
+                                    "from --data_dir: give --data_dir")
+    return data_dir
+
+
 def main(_):
     logging.set_verbosity(logging.INFO)
-    runner_steps.check_do_flags(FLAGS)
+    runner_steps.check_flags(FLAGS)
     built = {}
 
     def new_settings():
@@ -122,18 +132,23 @@ def main(_):
         built["processor"] = _processor_from_flags()
         return _settings(built["processor"])
 
-    _, settings, bert_config_file, vocab_file = runner_steps.resolve_run(
-        FLAGS, ("max_seq_length", "do_lower_case", "task_name"), new_settings)
+    run = runner_steps.resolve_run(FLAGS, "run_classifier",
+                                   ("max_seq_length", "do_lower_case", "task_name"),
+                                   new_settings)
+    settings = run.settings
     processor = built.get("processor") or _trained_processor(settings)
     max_seq_length, do_lower_case = settings["max_seq_length"], settings["do_lower_case"]
     labels, is_regression = settings["labels"], settings["is_regression"]
-    train_examples = processor.get_train_examples(FLAGS.data_dir) if FLAGS.do_train else None
-    config, tokenizer = runner_steps.start_run(FLAGS, settings, bert_config_file, vocab_file,
-                                               __name__)
-    task = ClassificationTask(config, len(labels), is_regression, FLAGS.classifier_dropout)
+    # Every file the run reads is read and checked now, before training (which may take hours).
+    data_dir = _data_dir(run, processor)
+    train_examples = processor.get_train_examples(data_dir) if FLAGS.do_train else None
+    eval_sets = processor.get_eval_sets(data_dir) if FLAGS.do_eval else {}
+    test_sets = processor.get_test_sets(data_dir) if FLAGS.do_predict else {}
+    task = ClassificationTask(run.config, len(labels), is_regression, FLAGS.classifier_dropout)
     engine = runner_steps.make_engine(FLAGS, task)
+    tokenizer = runner_steps.start_run(FLAGS, run, len(train_examples or ()))
     spec = feature_spec(max_seq_length, is_regression)
-    vocab_digest = file_digest(vocab_file)
+    vocab_digest = file_digest(run.vocab_file)
 
     def features(name, examples):
         key = fingerprint(_FEATURES_VERSION, [(e.guid, e.text_a, e.text_b, e.label)
@@ -147,7 +162,7 @@ def main(_):
 
     if FLAGS.do_eval:
         results = {"global_step": global_step}
-        for i, (name, examples) in enumerate(processor.get_eval_sets(FLAGS.data_dir).items()):
+        for i, (name, examples) in enumerate(eval_sets.items()):
             dataset, count = features(name, examples)
             outputs, loss = engine.predict(dataset, count, FLAGS.eval_batch_size, "eval")
             if is_regression:
@@ -165,7 +180,7 @@ def main(_):
         runner_steps.report_eval(engine, FLAGS.output_dir, results, global_step)
 
     if FLAGS.do_predict:
-        for i, (name, examples) in enumerate(processor.get_test_sets(FLAGS.data_dir).items()):
+        for i, (name, examples) in enumerate(test_sets.items()):
             dataset, count = features(name, examples)
             outputs, _ = engine.predict(dataset, count, FLAGS.predict_batch_size, "predict")
             suffix = _result_suffix(i, name)

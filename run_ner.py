@@ -44,13 +44,16 @@ bert_flags.define_window_flags(doc_stride=64)
 _FEATURES_VERSION = 1
 
 
-def _split_path(split):
-    given = getattr(FLAGS, f"{split}_file")
+def _split_path(split, run=None):
+    """--<split>_file, else the one in --data_dir; for a trained output_dir without either,
+    those of its training command."""
+    given = run.trained_flag(FLAGS, f"{split}_file") if run else getattr(FLAGS, f"{split}_file")
     if given:
         return given
-    if not FLAGS.data_dir:
+    data_dir = run.trained_flag(FLAGS, "data_dir") if run else FLAGS.data_dir
+    if not data_dir:
         raise flags.ValidationError(f"give --{split}_file or --data_dir")
-    return ner.find_split_file(FLAGS.data_dir, split)
+    return ner.find_split_file(data_dir, split)
 
 
 def _new_settings(train_examples):
@@ -66,26 +69,32 @@ def _new_settings(train_examples):
 
 def main(_):
     logging.set_verbosity(logging.INFO)
-    runner_steps.check_do_flags(FLAGS)
+    runner_steps.check_flags(FLAGS)
     runner_steps.check_file_format(FLAGS, ner.FILE_FORMATS)
     train_examples = ner.read_ner_file(_split_path("train"), FLAGS.file_format) \
         if FLAGS.do_train else None
-    _, settings, bert_config_file, vocab_file = runner_steps.resolve_run(
-        FLAGS, ("max_seq_length", "do_lower_case", "tagging_scheme", "use_crf"),
+    run = runner_steps.resolve_run(
+        FLAGS, "run_ner", ("max_seq_length", "do_lower_case", "tagging_scheme", "use_crf"),
         lambda: _new_settings(train_examples))
+    settings = run.settings
     labels, max_seq_length = settings["labels"], settings["max_seq_length"]
     label_map = {label: i for i, label in enumerate(labels)}
-    if FLAGS.doc_stride < 1:
-        raise flags.ValidationError(f"--doc_stride={FLAGS.doc_stride}: must be at least 1")
+    # Every file the run reads is read and checked now, before training (which may take hours).
     if FLAGS.do_train:
         ner.check_tags(train_examples, labels)
-    config, tokenizer = runner_steps.start_run(FLAGS, settings, bert_config_file, vocab_file,
-                                               __name__)
-    task = TokenClassificationTask(config, len(labels), settings["use_crf"],
+    dev_examples = test_examples = None
+    if FLAGS.do_eval:
+        dev_examples = ner.read_ner_file(_split_path("dev", run), FLAGS.file_format)
+        ner.check_tags(dev_examples, labels)
+    if FLAGS.do_predict:
+        test_examples = ner.read_ner_file(_split_path("test", run), FLAGS.file_format)
+        ner.check_tags([e for e in test_examples if e.tags is not None], labels)
+    task = TokenClassificationTask(run.config, len(labels), settings["use_crf"],
                                    FLAGS.classifier_dropout)
     engine = runner_steps.make_engine(FLAGS, task)
+    tokenizer = runner_steps.start_run(FLAGS, run, len(train_examples or ()))
     spec = feature_spec(max_seq_length)
-    vocab_digest = file_digest(vocab_file)
+    vocab_digest = file_digest(run.vocab_file)
 
     def features(name, examples):
         """The cached TFRecord of a split, its count and the windows that map it back to
@@ -127,17 +136,14 @@ def main(_):
         return [[labels[i] for i in sentence] for sentence in ids], loss
 
     if FLAGS.do_eval:
-        examples = ner.read_ner_file(_split_path("dev"), FLAGS.file_format)
-        ner.check_tags(examples, labels)
+        examples = dev_examples
         predicted, loss = predict("dev", examples, FLAGS.eval_batch_size)
         results = ner_metrics([e.tags for e in examples], predicted)
         results.update(eval_loss=loss, loss=loss, global_step=global_step)
         runner_steps.report_eval(engine, FLAGS.output_dir, results, global_step)
 
     if FLAGS.do_predict:
-        examples = ner.read_ner_file(_split_path("test"), FLAGS.file_format)
-        if any(e.tags is not None for e in examples):
-            ner.check_tags([e for e in examples if e.tags is not None], labels)
+        examples = test_examples
         predicted, _ = predict("test", examples, FLAGS.predict_batch_size)
         words = [e.words for e in examples]
         write_conll_predictions(os.path.join(FLAGS.output_dir, "test_predictions.txt"), words,

@@ -51,32 +51,37 @@ _FEATURES_VERSION = 1
 
 def main(_):
     logging.set_verbosity(logging.INFO)
-    runner_steps.check_do_flags(FLAGS)
+    runner_steps.check_flags(FLAGS)
     if FLAGS.do_train and not FLAGS.train_file:
         raise flags.ValidationError("If `do_train` is True, then `train_file` must be "
                                     "specified.")
     if (FLAGS.do_predict or FLAGS.do_eval) and not FLAGS.predict_file:
         raise flags.ValidationError("If `do_predict` or `do_eval` is True, then "
                                     "`predict_file` must be specified.")
-    _, settings, bert_config_file, vocab_file = runner_steps.resolve_run(
-        FLAGS, ("max_seq_length", "do_lower_case"),
+    run = runner_steps.resolve_run(
+        FLAGS, "run_squad", ("max_seq_length", "do_lower_case"),
         lambda: {"max_seq_length": FLAGS.max_seq_length, "do_lower_case": FLAGS.do_lower_case})
-    max_seq_length, do_lower_case = settings["max_seq_length"], settings["do_lower_case"]
+    max_seq_length, do_lower_case = run.settings["max_seq_length"], run.settings["do_lower_case"]
     if max_seq_length <= FLAGS.max_query_length + 3:
         raise flags.ValidationError(
             f"The max_seq_length ({max_seq_length}) must be greater than max_query_length "
             f"({FLAGS.max_query_length}) + 3")
-    train_examples = None
+    # Both files are read and checked now, before training (which may take hours).
+    train_examples = predict_examples = None
     if FLAGS.do_train:
         train_examples = squad.read_squad_examples(FLAGS.train_file, is_training=True,
                                                    version_2_with_negative=FLAGS.
                                                    version_2_with_negative)
-    config, tokenizer = runner_steps.start_run(FLAGS, settings, bert_config_file, vocab_file,
-                                               __name__)
-    task = SquadTask(config, FLAGS.classifier_dropout)
-    engine = runner_steps.make_engine(FLAGS, task)
+    if FLAGS.do_predict or FLAGS.do_eval:
+        predict_examples = squad.read_squad_examples(FLAGS.predict_file, is_training=False,
+                                                     version_2_with_negative=FLAGS.
+                                                     version_2_with_negative)
+        answers = read_squad_answers(FLAGS.predict_file) if FLAGS.do_eval else None
+    task = SquadTask(run.config, FLAGS.classifier_dropout)
+    engine = runner_steps.make_engine(FLAGS, task, eval_batch_flag="predict_batch_size")
+    tokenizer = runner_steps.start_run(FLAGS, run, len(train_examples or ()))
     spec = squad.feature_spec(max_seq_length)
-    vocab_digest = file_digest(vocab_file)
+    vocab_digest = file_digest(run.vocab_file)
 
     def cached(name, source_file, features):
         key = fingerprint(_FEATURES_VERSION, file_digest(source_file), vocab_digest,
@@ -92,9 +97,7 @@ def main(_):
                 FLAGS.max_query_length, is_training=True)))
 
     if FLAGS.do_predict or FLAGS.do_eval:
-        examples = squad.read_squad_examples(FLAGS.predict_file, is_training=False,
-                                             version_2_with_negative=FLAGS.
-                                             version_2_with_negative)
+        examples = predict_examples
         features = squad.convert_examples_to_features(
             examples, tokenizer, max_seq_length, FLAGS.doc_stride, FLAGS.max_query_length,
             is_training=False)
@@ -114,7 +117,6 @@ def main(_):
         logging.info("Wrote predictions.json and nbest_predictions.json for %d questions",
                      len(predictions))
         if FLAGS.do_eval:
-            answers = read_squad_answers(FLAGS.predict_file)
             metrics = squad_evaluate(answers, predictions,
                                      null_odds if FLAGS.version_2_with_negative else None)
             metrics["global_step"] = global_step

@@ -4,17 +4,24 @@ bert_flags.py defines and calls the library with explicit arguments.
 
 A runner's main() is:
 
-    record, settings, bert_config_file, vocab_file = resolve_run(FLAGS, checked, new_settings)
-    config, tokenizer = start_run(FLAGS, settings, bert_config_file, vocab_file, __name__)
-    engine = make_engine(FLAGS, task)
+    check_flags(FLAGS)                                   # nothing read or written yet
+    run = resolve_run(FLAGS, "run_x", checked, new_settings)   # output_dir's record checked
+    ... read and check every data file the run needs (train, dev, test) ...
+    engine = make_engine(FLAGS, task)                    # strategy, batch sizes checked
+    tokenizer = start_run(FLAGS, run, num_train_examples)      # the first write
     global_step = train_or_restore(FLAGS, engine, num_train_examples, train_features)
     ... eval / predict with the task's own outputs ...
+
+so a mistake in any input or flag stops the run before it writes anything or trains.
 """
 
+import dataclasses
 import os
 import sys
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+import tempfile
+from typing import Any, Callable, Dict, Optional, Sequence
 
+import tensorflow as tf
 from absl import app, flags, logging
 
 from bert_tf import tokenization
@@ -22,7 +29,8 @@ from bert_tf.config import BertConfig
 from bert_tf.data.tfrecord import cached_dataset
 from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.outputs.glue import write_eval_results
-from bert_tf.run_record import RunRecord, load_run_record, save_run_record
+from bert_tf.run_record import (RunRecord, check_same_run, load_run_record, run_differences,
+                                 save_run_record)
 from bert_tf.training import Engine, TrainingConfig, create_strategy, set_mixed_precision
 
 # The modules whose flags are saved in run_config.json: the shared ones and the runner's.
@@ -30,31 +38,127 @@ SHARED_FLAG_MODULES = ("bert_flags",)
 
 
 def run(main):
-    """`app.run(main)`, with user errors reported as one line on stderr and exit status 2.
+    """`app.run(main)`, with user errors reported as one line on stderr.
 
-    User errors: `InputError` (bad config, checkpoint, vocabulary, data), missing files and
-    invalid flag values. Anything else is a bug and keeps its traceback.
+    Exit status 2 for user errors: `InputError` (bad config, checkpoint, vocabulary, data),
+    invalid flag values, a diverged training, and operating-system errors (a missing file, a
+    read-only or full disk); 130 for Ctrl-C, saying where the same command resumes. Anything
+    else is a bug and keeps its traceback.
     """
     def guarded(argv):
+        prog = os.path.basename(sys.argv[0])
         try:
             return main(argv)
-        except (InputError, TrainingDiverged, FileNotFoundError, IsADirectoryError,
-                flags.ValidationError) as e:
-            sys.stderr.write(f"{os.path.basename(sys.argv[0])}: error: {e}\n")
+        except (InputError, TrainingDiverged, flags.ValidationError) as e:
+            sys.stderr.write(f"{prog}: error: {e}\n")
             sys.exit(2)
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            sys.stderr.write(f"{prog}: error: {where}{e.strerror or e}{_resume_hint()}\n")
+            sys.exit(2)
+        except tf.errors.OpError as e:
+            if not _is_file_system_error(e):
+                raise
+            cause = e.message.strip().splitlines()[0] if e.message.strip() else str(e)
+            sys.stderr.write(f"{prog}: error: {cause}{_resume_hint()}\n")
+            sys.exit(2)
+        except KeyboardInterrupt:
+            sys.stderr.write(f"{prog}: interrupted{_resume_hint()}\n")
+            sys.exit(130)
     app.run(guarded)
+
+
+_FILE_SYSTEM_CAUSES = ("No space left on device", "Disk quota exceeded", "Read-only file system",
+                       "Permission denied", "Not a directory", "Is a directory")
+
+
+def _is_file_system_error(error):
+    """Whether a TensorFlow error is the file system's (a full or read-only disk), not a bug."""
+    return (isinstance(error, tf.errors.PermissionDeniedError) or
+            any(cause in error.message for cause in _FILE_SYSTEM_CAUSES))
+
+
+def _resume_hint():
+    """"; output_dir holds model.ckpt-N: the same command resumes from step N" for a
+    training run with a checkpoint, else ""."""
+    flag_values = flags.FLAGS
+    if not (flag_values.is_parsed() and "do_train" in flag_values and flag_values.do_train
+            and flag_values.output_dir):
+        return ""
+    try:
+        latest = tf.train.latest_checkpoint(flag_values.output_dir)
+    except (OSError, tf.errors.OpError):
+        latest = None
+    if not latest:
+        return "; no checkpoint was saved yet: the same command starts again"
+    step = latest.rsplit("-", 1)[-1]
+    return (f"; {flag_values.output_dir} holds {os.path.basename(latest)} (intact): the same "
+            f"command resumes from step {step}")
 
 
 # ---- flag checks ----
 
 
-def check_do_flags(flag_values):
+def check_flags(flag_values):
+    """The checks every runner makes before reading a file: something to do, an output_dir
+    that can be written, and flag values in range. Raises flags.ValidationError."""
     if not (flag_values.do_train or flag_values.do_eval or flag_values.do_predict or
             flag_values.export_dir):
         raise flags.ValidationError(
             "At least one of `do_train`, `do_eval`, `do_predict` or `export_dir` must be set.")
     if not flag_values.output_dir:
         raise flags.ValidationError("--output_dir is required")
+    check_flag_ranges(flag_values)
+    check_output_dir(flag_values.output_dir)
+
+
+# (flag, check, what is expected); a flag is checked where a runner defines it.
+_RANGES = (
+    ("train_batch_size", lambda v: v >= 1, "at least 1"),
+    ("eval_batch_size", lambda v: v >= 1, "at least 1"),
+    ("predict_batch_size", lambda v: v >= 1, "at least 1"),
+    ("learning_rate", lambda v: v > 0, "greater than 0"),
+    ("num_train_epochs", lambda v: v > 0, "greater than 0"),
+    ("warmup_proportion", lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("save_checkpoints_steps", lambda v: v >= 1, "at least 1"),
+    ("iterations_per_loop", lambda v: v >= 1, "at least 1"),
+    ("log_every_n_steps", lambda v: v >= 1, "at least 1"),
+    ("keep_checkpoint_max", lambda v: v >= 1, "at least 1"),
+    ("gradient_accumulation_steps", lambda v: v >= 1, "at least 1"),
+    ("num_gpus", lambda v: v is None or v >= 1, "at least 1 (or left out: all GPUs)"),
+    ("pad_to_multiple_of", lambda v: v is None or v >= 1, "at least 1"),
+    ("weight_decay_rate", lambda v: v >= 0, "0 or more"),
+    ("adam_epsilon", lambda v: v > 0, "greater than 0"),
+    ("clip_norm", lambda v: v >= 0, "0 (off) or more"),
+    ("doc_stride", lambda v: v >= 1, "at least 1"),
+    ("max_query_length", lambda v: v >= 1, "at least 1"),
+    ("n_best_size", lambda v: v >= 1, "at least 1"),
+    ("max_answer_length", lambda v: v >= 1, "at least 1"),
+)
+
+
+def check_flag_ranges(flag_values):
+    """One flags.ValidationError naming the first flag out of its range."""
+    for name, ok, expected in _RANGES:
+        if name in flag_values and not ok(getattr(flag_values, name)):
+            raise flags.ValidationError(f"--{name}={getattr(flag_values, name)}: expected "
+                                        f"{expected}")
+
+
+def check_output_dir(output_dir):
+    """Creates output_dir, or raises flags.ValidationError when it cannot hold the run: a
+    file is in the way, or it is not writable (read-only, no permission, missing disk)."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise flags.ValidationError(f"--output_dir={output_dir} is a file, not a directory")
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        # os.access is not enough (root passes it on a read-only file system): write a file.
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=output_dir)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise flags.ValidationError(f"--output_dir={output_dir} cannot be written: "
+                                    f"{e.strerror or e}") from None
 
 
 def check_file_format(flag_values, formats):
@@ -106,42 +210,88 @@ def flag_values_dict(flag_values, module_names):
     return values
 
 
-def resolve_run(flag_values, checked_flags: Sequence[str],
-                new_settings: Callable[[], Dict[str, Any]]
-                ) -> Tuple[Optional[RunRecord], Dict[str, Any], str, str]:
-    """(record, settings, bert_config_file, vocab_file) of this run.
+@dataclasses.dataclass
+class ResolvedRun:
+    """What a runner runs with: from the flags (training) or the trained output_dir."""
 
-    Without --do_train, a trained output_dir decides: its saved settings, config and
-    vocabulary (a --bert_config_file / --vocab_file given explicitly is used instead), and
-    each flag of `checked_flags` given explicitly must agree with what it was trained with.
-    Otherwise the settings come from `new_settings()` and the model files from the flags.
+    runner: str
+    record: Optional[RunRecord]
+    settings: Dict[str, Any]
+    config: BertConfig
+    bert_config_file: str
+    vocab_file: str
+
+    def trained_flag(self, flag_values, name):
+        """--name (a flag whose default is None, e.g. a file) if given now, else its value
+        in the training command; None if neither."""
+        value = getattr(flag_values, name)
+        if value is None and self.record is not None:
+            value = self.record.flags.get(name)
+        return value
+
+
+def resolve_run(flag_values, runner: str, checked_flags: Sequence[str],
+                new_settings: Callable[[], Dict[str, Any]]) -> ResolvedRun:
+    """The run's settings and model files, checked against output_dir before anything is
+    written there.
+
+    Without --do_train, a trained output_dir decides: its runner, saved settings, config and
+    vocabulary; a --bert_config_file / --vocab_file or a flag of `checked_flags` given
+    explicitly must agree with them. With --do_train the settings come from `new_settings()`
+    and the model files from the flags; a trained output_dir (one with a checkpoint) must
+    have been trained with the same runner, config, vocabulary and settings.
+
+    Raises:
+        InputError, flags.ValidationError: one line naming what differs; nothing written.
     """
     record = load_run_record(flag_values.output_dir)
+    if record is not None and record.trained_by != runner:
+        raise InputError(
+            f"--output_dir={flag_values.output_dir} holds a model trained by "
+            f"{record.trained_by}.py, not {runner}.py: run {record.trained_by}.py on it, or "
+            "use a new --output_dir")
     if record is not None and not flag_values.do_train:
         check_against_record(flag_values, record, checked_flags)
-        return (record, record.settings, flag_values.bert_config_file or record.bert_config_file,
-                flag_values.vocab_file or record.vocab_file)
+        config = BertConfig.from_json_file(flag_values.bert_config_file or
+                                           record.bert_config_file)
+        differences = run_differences(
+            record, config=config if flag_values.bert_config_file else None,
+            vocab_file=flag_values.vocab_file or None)
+        if differences:
+            raise InputError(f"--output_dir={flag_values.output_dir} holds a model trained "
+                             f"with other files ({'; '.join(differences)}); leave "
+                             "--bert_config_file and --vocab_file out to use its own")
+        return ResolvedRun(runner, record, record.settings, config, record.bert_config_file,
+                           record.vocab_file)
     require_model_files(flag_values)
-    return record, new_settings(), flag_values.bert_config_file, flag_values.vocab_file
+    config = BertConfig.from_json_file(flag_values.bert_config_file)
+    settings = new_settings()
+    check_same_run(record, config=config, vocab_file=flag_values.vocab_file,
+                   settings=settings)
+    return ResolvedRun(runner, record, settings, config, flag_values.bert_config_file,
+                       flag_values.vocab_file)
 
 
-def start_run(flag_values, settings: Dict[str, Any], bert_config_file: str, vocab_file: str,
-              runner_module: str) -> Tuple[BertConfig, tokenization.FullTokenizer]:
-    """Reads the config, checks --max_seq_length and the casing against the checkpoint, saves
-    the run record (when training) and loads the tokenizer. Call it once every input the
-    runner can check before training has been checked: it is the first step that writes."""
-    config = BertConfig.from_json_file(bert_config_file)
-    flag_values.max_seq_length = settings["max_seq_length"]
-    check_model_flags(flag_values, config.max_position_embeddings)
-    if flag_values.do_train and flag_values.init_checkpoint:
-        tokenization.validate_case_matches_checkpoint(settings["do_lower_case"],
-                                                      flag_values.init_checkpoint)
-    tokenizer = load_tokenizer(vocab_file, settings["do_lower_case"], config)
+def start_run(flag_values, run: ResolvedRun,
+              num_train_examples: int = 0) -> tokenization.FullTokenizer:
+    """Checks --max_seq_length, the casing against the checkpoint and (training) that the
+    data makes a step, loads the tokenizer and saves the run record (when training). Call it
+    once every input the runner can check before training has been read and checked, and
+    the engine made: it is the first step that writes to output_dir."""
+    flag_values.max_seq_length = run.settings["max_seq_length"]
+    check_model_flags(flag_values, run.config.max_position_embeddings)
     if flag_values.do_train:
-        save_run_record(flag_values.output_dir, config, vocab_file, settings,
-                        flag_values_dict(flag_values, [*SHARED_FLAG_MODULES, runner_module,
+        training_config(flag_values, num_train_examples)
+    if flag_values.do_train and flag_values.init_checkpoint:
+        tokenization.validate_case_matches_checkpoint(run.settings["do_lower_case"],
+                                                      flag_values.init_checkpoint)
+    tokenizer = load_tokenizer(run.vocab_file, run.settings["do_lower_case"], run.config)
+    if flag_values.do_train:
+        save_run_record(flag_values.output_dir, run.runner, run.config, run.vocab_file,
+                        run.settings,
+                        flag_values_dict(flag_values, [*SHARED_FLAG_MODULES, run.runner,
                                                        "__main__"]))
-    return config, tokenizer
+    return tokenizer
 
 
 def load_tokenizer(vocab_file, do_lower_case, config):
@@ -156,16 +306,24 @@ def strategy_name(flag_values):
     return "tpu" if flag_values.use_tpu else flag_values.distribution_strategy
 
 
-def make_engine(flag_values, task):
-    """Mixed precision, the distribution strategy and the Engine, from the flags."""
+def make_engine(flag_values, task, eval_batch_flag="eval_batch_size"):
+    """Mixed precision, the distribution strategy and the Engine, from the flags.
+    `eval_batch_flag`: the batch-size flag --do_eval runs with (run_squad: predict's)."""
     set_mixed_precision(flag_values.mixed_precision)
     strategy = create_strategy(strategy_name(flag_values), num_gpus=flag_values.num_gpus,
                                tpu_name=flag_values.tpu_name, tpu_zone=flag_values.tpu_zone,
                                gcp_project=flag_values.gcp_project)
-    return Engine(task, strategy, flag_values.output_dir, seed=flag_values.seed,
-                  dynamic_padding=flag_values.dynamic_padding,
-                  pad_to_multiple_of=flag_values.pad_to_multiple_of,
-                  jit_compile=flag_values.use_xla)
+    engine = Engine(task, strategy, flag_values.output_dir, seed=flag_values.seed,
+                    dynamic_padding=flag_values.dynamic_padding,
+                    pad_to_multiple_of=flag_values.pad_to_multiple_of,
+                    jit_compile=flag_values.use_xla)
+    # Every batch the run will use must split over the replicas: known now, not after training.
+    for flag, wanted in (("train_batch_size", flag_values.do_train),
+                         (eval_batch_flag, flag_values.do_eval),
+                         ("predict_batch_size", flag_values.do_predict)):
+        if wanted:
+            engine.check_batch_size(getattr(flag_values, flag), flag)
+    return engine
 
 
 # ---- features, training, results ----

@@ -25,6 +25,8 @@ IGNORED_ORIGINAL_KEYS = frozenset({
     "directionality", "pooler_fc_size", "pooler_num_attention_heads",
     "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type",
 })
+# Keys every Hugging Face config.json has and no original bert_config.json does.
+HF_CONFIG_KEYS = frozenset({"model_type", "architectures", "transformers_version"})
 
 
 class ConfigError(InputError):
@@ -100,6 +102,12 @@ class BertConfig:
         """
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}")
+        if HF_CONFIG_KEYS & set(values):
+            raise ConfigError(
+                f"{source}: a Hugging Face config.json, not an original bert_config.json; "
+                "convert the model with `python -m bert_tf.convert hf-to-tf --hf_dir=DIR "
+                "--output_dir=OUT` and use OUT/bert_config.json (--init_checkpoint may stay "
+                "the Hugging Face directory)")
         known = [f.name for f in dataclasses.fields(cls) if f.name != "extra"]
         fields, extra = {}, {}
         for key, value in values.items():

@@ -3,6 +3,7 @@ writer leaves any old file as it was."""
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
@@ -62,6 +63,15 @@ def atomic_open(path: PathLike) -> Iterator[TextIO]:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def file_digest(path: PathLike) -> str:
+    """sha256 of a file's bytes (the vocabulary, a data file), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _json_default(value: Any) -> Any:

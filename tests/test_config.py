@@ -63,6 +63,17 @@ def test_missing_and_malformed_files(tmp_path):
         BertConfig.from_json_file(str(no_vocab))
 
 
+def test_a_hugging_face_config_json_says_to_convert(tmp_path, tiny_config_dict):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config_dict, "model_type": "bert",
+                                "architectures": ["BertForMaskedLM"],
+                                "layer_norm_eps": 1e-12}))
+    with pytest.raises(ConfigError, match=r"config.json: a Hugging Face config.json, not an "
+                                          r"original bert_config.json; convert the model with "
+                                          r"`python -m bert_tf.convert hf-to-tf"):
+        BertConfig.from_json_file(str(path))
+
+
 def test_vocab_size_check(tiny_config):
     tiny_config.check_vocab_size(99, "vocab.txt")
     tiny_config.check_vocab_size(50, "vocab.txt")

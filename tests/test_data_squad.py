@@ -175,6 +175,17 @@ def test_not_squad_json_names_the_file(tmp_path, data, message):
         squad.read_squad_examples(str(tmp_path / "missing.json"), True, False)
 
 
+@pytest.mark.parametrize("is_training", [True, False])
+def test_a_squad_2_file_without_version_2_says_so(tmp_path, is_training):
+    # Was "each question should have exactly 1 answer" (training) or silent (prediction).
+    qa = {"id": "q-none", "question": "b ?", "answers": [], "is_impossible": True}
+    with pytest.raises(InputError, match=r"bad.json: question 'q-none': is_impossible is "
+                                         r"true, so this is a SQuAD 2.0 file: add "
+                                         r"--version_2_with_negative=true"):
+        squad.read_squad_examples(_squad_file(tmp_path, qa), is_training=is_training,
+                                  version_2_with_negative=False)
+
+
 def test_eval_needs_no_answers_and_skips_nothing(tmp_path):
     qa = {"id": "q1", "question": "b ?"}
     [example] = squad.read_squad_examples(_squad_file(tmp_path, qa), is_training=False,

@@ -86,6 +86,23 @@ def test_bad_flags_are_clear_errors(tmp_path, model_files):
     assert not (tmp_path / "o").exists()
 
 
+def test_empty_input_and_missing_output_directory_are_named_before_any_output(
+        tmp_path, model_files):
+    # An empty input file made a 0-byte output before.
+    files, _ = model_files
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty.txt: the file is empty; expected one "
+                                         r"sentence, or `sentence A \|\|\| sentence B`"):
+        run_main(extract_features.main, input_file=str(tmp_path / "empty.txt"),
+                 output_file=str(tmp_path / "o.jsonl"), max_seq_length=8, **files)
+    (tmp_path / "input.txt").write_text("hello\n")
+    with pytest.raises(flags.ValidationError, match=r"--output_file=.*/no/o.jsonl: the "
+                                                    r"directory .*/no does not exist"):
+        run_main(extract_features.main, input_file=str(tmp_path / "input.txt"),
+                 output_file=str(tmp_path / "no" / "o.jsonl"), max_seq_length=8, **files)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("o")]
+
+
 def test_command_line_user_error_is_one_line(tmp_path):
     # A released cased model's directory name with the default --do_lower_case=True: the
     # original refuses this combination, and so do we.

@@ -1,5 +1,6 @@
 """runner_steps: the steps every runner shares, on the real flags (those of run_classifier)."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -52,22 +53,38 @@ def test_no_training_step_is_an_input_error():
             runner_steps.training_config(FLAGS, 10)
 
 
-def _trained_dir(tmp_path):
+def _trained_dir(tmp_path, checkpoint=True):
     vocab = write_vocab(tmp_path / "vocab_src.txt", TINY_VOCAB)
+    (tmp_path / "bert_config.json").write_text(json.dumps(TINY))
     out = tmp_path / "out"
-    settings = {"labels": ["0", "1"], "max_seq_length": 7, "do_lower_case": True}
-    save_run_record(str(out), BertConfig(**TINY), vocab, settings,
-                    {"max_seq_length": 7, "do_lower_case": True, "task_name": "custom"})
+    settings = {"task": {"task_name": "sst-2"}, "labels": ["0", "1"], "max_seq_length": 7,
+                "do_lower_case": True}
+    save_run_record(str(out), "run_classifier", BertConfig(**TINY), vocab, settings,
+                    {"max_seq_length": 7, "do_lower_case": True, "task_name": "sst-2",
+                     "data_dir": "/data/SST-2"})
+    if checkpoint:
+        (out / "model.ckpt-8.index").write_bytes(b"")
     return out, settings
+
+
+def _files(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 def test_resolve_run_takes_a_trained_output_dir_settings(tmp_path):
     out, settings = _trained_dir(tmp_path)
     with flagsaver.flagsaver(output_dir=str(out), do_train=False, do_predict=True):
-        record, resolved, config_file, vocab_file = runner_steps.resolve_run(
-            FLAGS, ("max_seq_length",), lambda: pytest.fail("a trained dir needs no settings"))
-    assert record is not None and resolved == settings
-    assert (config_file, vocab_file) == (str(out / "bert_config.json"), str(out / "vocab.txt"))
+        run = runner_steps.resolve_run(
+            FLAGS, "run_classifier", ("max_seq_length",),
+            lambda: pytest.fail("a trained dir needs no settings"))
+        # A file flag not given now is the training command's.
+        assert run.trained_flag(FLAGS, "data_dir") == "/data/SST-2"
+        with flagsaver.flagsaver(data_dir="/elsewhere"):
+            assert run.trained_flag(FLAGS, "data_dir") == "/elsewhere"
+    assert run.record is not None and run.settings == settings
+    assert (run.bert_config_file, run.vocab_file) == (str(out / "bert_config.json"),
+                                                      str(out / "vocab.txt"))
+    assert run.config.to_dict() == BertConfig(**TINY).to_dict()
 
 
 def test_resolve_run_refuses_a_flag_that_differs_from_the_trained_model(tmp_path):
@@ -77,9 +94,44 @@ def test_resolve_run_refuses_a_flag_that_differs_from_the_trained_model(tmp_path
         try:
             with pytest.raises(flags.ValidationError, match=r"--max_seq_length=9 differs "
                                                             r"from the trained model.*\(7\)"):
-                runner_steps.resolve_run(FLAGS, ("max_seq_length",), dict)
+                runner_steps.resolve_run(FLAGS, "run_classifier", ("max_seq_length",), dict)
         finally:
             FLAGS["max_seq_length"].present = 0
+
+
+def test_resolve_run_refuses_another_runners_output_dir_in_one_line(tmp_path):
+    # Was `KeyError: 'task'` from deep in run_classifier for an NER directory.
+    out, _ = _trained_dir(tmp_path)
+    with flagsaver.flagsaver(output_dir=str(out), do_train=False, do_eval=True):
+        with pytest.raises(InputError, match=r"holds a model trained by run_classifier.py, "
+                                             r"not run_ner.py: run run_classifier.py on it"):
+            runner_steps.resolve_run(FLAGS, "run_ner", (), dict)
+
+
+def test_resolve_run_refuses_other_model_files_for_a_trained_dir_and_writes_nothing(tmp_path):
+    out, settings = _trained_dir(tmp_path)
+    before = _files(out)
+    other_vocab = write_vocab(tmp_path / "other_vocab.txt", TINY_VOCAB[::-1])  # same size
+    other_config = tmp_path / "other_config.json"
+    other_config.write_text(json.dumps(dict(TINY, hidden_act="relu")))
+    with flagsaver.flagsaver(output_dir=str(out), do_train=False, do_predict=True,
+                             vocab_file=other_vocab):
+        with pytest.raises(InputError, match=r"other files \(vocabulary: .*other_vocab.txt "
+                                             r"is not the vocab.txt the model was trained"):
+            runner_steps.resolve_run(FLAGS, "run_classifier", (), dict)
+    with flagsaver.flagsaver(output_dir=str(out), do_train=True, vocab_file=other_vocab,
+                             bert_config_file=str(other_config)):
+        with pytest.raises(InputError, match=r"holds a trained model of another run "
+                                             r"\(bert_config \(hidden_act\): saved \['gelu'\], "
+                                             r"now \['relu'\]; vocabulary: "):
+            runner_steps.resolve_run(FLAGS, "run_classifier", (), lambda: settings)
+    # The same files as the training run's are fine.
+    with flagsaver.flagsaver(output_dir=str(out), do_train=True,
+                             vocab_file=str(tmp_path / "vocab_src.txt"),
+                             bert_config_file=str(tmp_path / "bert_config.json")):
+        assert runner_steps.resolve_run(FLAGS, "run_classifier", (),
+                                        lambda: settings).settings == settings
+    assert _files(out) == before
 
 
 def test_resolve_run_for_training_needs_the_model_files(tmp_path):
@@ -88,12 +140,13 @@ def test_resolve_run_for_training_needs_the_model_files(tmp_path):
     unset = types.SimpleNamespace(output_dir=str(tmp_path / "new"), do_train=True,
                                   bert_config_file=None, vocab_file=None)
     with pytest.raises(flags.ValidationError, match="missing --bert_config_file, --vocab_file"):
-        runner_steps.resolve_run(unset, (), dict)
+        runner_steps.resolve_run(unset, "run_classifier", (), dict)
+    (tmp_path / "c.json").write_text(json.dumps(TINY))
     with flagsaver.flagsaver(output_dir=str(tmp_path / "new"), do_train=True,
-                             bert_config_file="c.json", vocab_file="v.txt"):
-        _, settings, config_file, vocab_file = runner_steps.resolve_run(
-            FLAGS, (), lambda: {"new": True})
-    assert (settings, config_file, vocab_file) == ({"new": True}, "c.json", "v.txt")
+                             bert_config_file=str(tmp_path / "c.json"), vocab_file="v.txt"):
+        run = runner_steps.resolve_run(FLAGS, "run_classifier", (), lambda: {"new": True})
+    assert (run.settings, run.bert_config_file, run.vocab_file) == (
+        {"new": True}, str(tmp_path / "c.json"), "v.txt")
 
 
 def test_check_model_flags():

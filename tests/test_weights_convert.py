@@ -67,3 +67,18 @@ def test_command_line_reports_errors_clearly(tmp_path):
     assert result.returncode == 2
     assert f"error: {tmp_path}: no config.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_converted_model_without_vocabulary_is_warned_about(tmp_path, capsys):
+    # Was silent: the output directory then had no vocab.txt and no runner could use it.
+    hf_dir = write_hf_dir(str(tmp_path / "hf"), HF_TINY, random_hf_state(HF_TINY, seed=3))
+    prefix = convert.hf_to_tf(hf_dir, str(tmp_path / "tf"), out=io.StringIO())
+    warning = capsys.readouterr().err.strip()
+    assert warning == (f"warning: {hf_dir} has no vocab.txt, so {tmp_path / 'tf'} has none: "
+                       "copy the model's vocab.txt there before fine-tuning (every runner "
+                       "needs --vocab_file)")
+    convert.tf_to_hf(str(tmp_path / "tf" / "bert_config.json"), prefix, str(tmp_path / "hf2"),
+                     out=io.StringIO())
+    assert capsys.readouterr().err.startswith(f"warning: no --vocab_file: {tmp_path / 'hf2'} "
+                                              "has no vocab.txt")
+    assert not (tmp_path / "hf2" / "vocab.txt").exists()

@@ -23,7 +23,8 @@ def read_examples(input_file: str) -> List[LineExample]:
     As the original: each line is stripped, and " ||| " (spaces included) separates a pair.
 
     Raises:
-        FileNotFoundError naming the file; InputError naming the line of non-UTF-8 text.
+        FileNotFoundError naming the file; InputError for an empty file or naming the line
+        of non-UTF-8 text.
     """
     examples = []
     with open(input_file, "rb") as f:
@@ -35,6 +36,9 @@ def read_examples(input_file: str) -> List[LineExample]:
             match = _PAIR.match(line)
             text_a, text_b = (match.group(1), match.group(2)) if match else (line, None)
             examples.append(LineExample(len(examples), text_a, text_b))
+    if not examples:
+        raise InputError(f"{input_file}: the file is empty; expected one sentence, or "
+                         "`sentence A ||| sentence B`, per line")
     return examples
 
 

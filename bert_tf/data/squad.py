@@ -187,7 +187,8 @@ def read_squad_examples(input_file: str, is_training: bool,
 
     Raises:
         InputError: the file is missing or not SQuAD JSON, a field is missing or of the wrong
-            type, or (training) a question has other than one answer or an answer_start
+            type, a question is impossible but not `version_2_with_negative`, or (training) a
+            question has other than one answer or an answer_start
             outside its context. The message names the file and the question id.
     """
     input_data = _field(_load_json(input_file), "data", list, input_file,
@@ -220,6 +221,9 @@ def _read_question(qa, qas_id, context, doc_tokens, char_to_word_offset, is_trai
                    version_2_with_negative, where):
     """One SquadExample, or None for a training question whose answer cannot be recovered."""
     question_text = _field(qa, "question", str, where, "a string")
+    if not version_2_with_negative and qa.get("is_impossible") is True:
+        raise InputError(f"{where}: is_impossible is true, so this is a SQuAD 2.0 file: add "
+                         "--version_2_with_negative=true")
     if is_training or "answers" in qa:
         answer_list = _field(qa, "answers", list, where, "a list of {\"text\", \"answer_start\"}")
     else:

@@ -16,7 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.errors import InputError
-from bert_tf.files import atomic_path, write_json
+from bert_tf.files import atomic_path, file_digest, write_json  # noqa: F401 (file_digest: re-exported)
 
 # name -> (dtype, shape): "int" features are stored as int64 and read back as int32.
 FeatureSpec = Dict[str, Tuple[str, Tuple[int, ...]]]
@@ -29,15 +29,6 @@ def fingerprint(*parts) -> str:
         digest.update(json.dumps(part, sort_keys=True, ensure_ascii=False,
                                  default=str).encode("utf-8"))
         digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def file_digest(path: str) -> str:
-    """sha256 of a file's bytes (e.g. the vocabulary)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 

@@ -7,6 +7,8 @@ import tensorflow as tf
 import tf_keras
 from absl import logging
 
+from bert_tf.errors import InputError
+
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 MIXED_PRECISION = {"": None, "none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
@@ -20,6 +22,14 @@ def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
     TF_CONFIG environment variable. tpu: the TPU named by `tpu_name`/`tpu_zone`/`gcp_project`.
     """
     gpus = tf.config.list_logical_devices("GPU")
+    if num_gpus is not None:
+        if num_gpus > len(gpus):
+            raise InputError(f"--num_gpus={num_gpus}: this machine has {len(gpus)} GPU(s) "
+                             f"that TensorFlow can use{'' if gpus else ' (none)'}")
+        if num_gpus > 1 and name != "mirrored":
+            raise InputError(f"--num_gpus={num_gpus} needs --distribution_strategy=mirrored "
+                             f"(--distribution_strategy={name} runs on one device or from "
+                             "its own cluster spec)")
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
     if name == "mirrored":
@@ -29,13 +39,24 @@ def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
     if name == "multi_worker_mirrored":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
+        return _tpu_strategy(tpu_name, tpu_zone, gcp_project)
+    raise ValueError(f"unknown distribution strategy {name!r}; expected one of "
+                     f"{', '.join(STRATEGIES)}")
+
+
+def _tpu_strategy(tpu_name, tpu_zone, gcp_project):
+    """The TPUStrategy of the named (or the local) TPU; InputError when there is none."""
+    try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
             tpu=tpu_name, zone=tpu_zone, project=gcp_project)
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown distribution strategy {name!r}; expected one of "
-                     f"{', '.join(STRATEGIES)}")
+    except (ValueError, tf.errors.OpError) as e:
+        cause = (getattr(e, "message", None) or str(e)).strip().splitlines()[0]
+        raise InputError(f"--use_tpu / --distribution_strategy=tpu: no TPU found"
+                         f"{f' named {tpu_name!r}' if tpu_name else ''} ({cause}); give "
+                         "--tpu_name, or train without --use_tpu") from None
+    return tf.distribute.TPUStrategy(resolver)
 
 
 def _cpu_has_native_bf16() -> bool:

@@ -155,7 +155,8 @@ class Engine:
         checkpoints.prune_checkpoints(self.output_dir, keep)
         return prefix
 
-    def _check_batch_size(self, batch_size, flag):
+    def check_batch_size(self, batch_size: int, flag: str) -> None:
+        """Raises InputError unless `batch_size` (of --`flag`) splits evenly over the replicas."""
         replicas = self.strategy.num_replicas_in_sync
         if batch_size % replicas:
             raise InputError(f"--{flag}={batch_size} must be a multiple of the number of "
@@ -259,7 +260,7 @@ class Engine:
 
         `train_loop(iterator, tf.constant(n))` runs n steps and returns their n losses.
         """
-        self._check_batch_size(config.train_batch_size, "train_batch_size")
+        self.check_batch_size(config.train_batch_size, "train_batch_size")
         self._check_accumulation(config)
         self._build_optimizer(config)
         step = self.restore(init_checkpoint)
@@ -377,7 +378,7 @@ class Engine:
         Returns:
             (outputs: name -> np.ndarray [num_examples, ...], mean loss over real examples).
         """
-        self._check_batch_size(batch_size, f"{description}_batch_size")
+        self.check_batch_size(batch_size, f"{description}_batch_size")
         padding = (-num_examples) % batch_size
         zeros = tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype),
                                       dataset.element_spec)

@@ -28,6 +28,11 @@ def _validate(config, arrays, description):
     checkpoints.assign_weights(model, checkpoints.WeightSource.from_arrays(description, arrays))
 
 
+def _warn(message):
+    """A warning the user must see whatever the log level: on stderr."""
+    sys.stderr.write(f"warning: {message}\n")
+
+
 def _print_mapping(mapped, out):
     width = max((len(src) for src, _, _ in mapped.mapping), default=0)
     for src, dst, shape in mapped.mapping:
@@ -49,6 +54,9 @@ def hf_to_tf(hf_dir, output_dir, out=sys.stdout):
     if checkpoint.vocab_file:
         shutil.copyfile(checkpoint.vocab_file, os.path.join(output_dir, "vocab.txt"))
     _print_mapping(checkpoint.weights, out)
+    if not checkpoint.vocab_file:
+        _warn(f"{hf_dir} has no vocab.txt, so {output_dir} has none: copy the model's "
+              "vocab.txt there before fine-tuning (every runner needs --vocab_file)")
     out.write(f"wrote {prefix} and bert_config.json"
               f"{' and vocab.txt' if checkpoint.vocab_file else ''}; hidden_act "
               f"'{checkpoint.config.hidden_act}'\n")
@@ -66,6 +74,9 @@ def tf_to_hf(bert_config_file, init_checkpoint, output_dir, vocab_file=None,
     mapped = hf_weights.write_hf_directory(arrays, config, output_dir, vocab_file=vocab_file,
                                            do_lower_case=do_lower_case)
     _print_mapping(mapped, out)
+    if not vocab_file:
+        _warn(f"no --vocab_file: {output_dir} has no vocab.txt, so Hugging Face cannot load "
+              "its tokenizer; rerun with --vocab_file=<the model's vocab.txt>")
     if optimizer_state:
         out.write(f"{len(optimizer_state)} optimizer entries (adam_m/adam_v/global_step) "
                   "left out\n")
