@@ -9,11 +9,12 @@ Sequence length is dynamic (up to max_position_embeddings).
 
 import os
 import shutil
-import uuid
 from typing import Callable, Dict
 
 import tensorflow as tf
 from absl import logging
+
+from bert_tf.files import temp_path
 
 _INPUT_SIGNATURE = [tf.TensorSpec([None, None], tf.int32, name=name)
                     for name in ("input_ids", "input_mask", "segment_ids")]
@@ -48,17 +49,19 @@ def export_saved_model(model, export_dir: str,
         export_dir.
     """
     export_dir = os.path.abspath(export_dir)
-    parent = os.path.dirname(export_dir)
+    parent, name = os.path.split(export_dir)
     os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(export_dir)}.tmp-{uuid.uuid4().hex}")
     module = _ServingModule(model, outputs_fn)
-    tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
-    old = None
-    if os.path.exists(export_dir):
-        old = f"{tmp}.old"
-        os.replace(export_dir, old)
-    os.replace(tmp, export_dir)
-    if old:
-        shutil.rmtree(old)
+    # `.<name>.tmp-<pid>-<random>` (and its `.old`): a killed export's directories are
+    # removed by the next export to the same place (temp_path).
+    with temp_path(os.path.join(parent, f".{name}")) as tmp:
+        tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+        old = None
+        if os.path.exists(export_dir):
+            old = f"{tmp}.old"
+            os.replace(export_dir, old)
+        os.replace(tmp, export_dir)
+        if old:
+            shutil.rmtree(old)
     logging.info("Exported SavedModel to %s", export_dir)
     return export_dir

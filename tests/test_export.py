@@ -35,3 +35,13 @@ def test_signature_gives_the_model_outputs_and_replaces_the_old_export(tmp_path,
     np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-6)
     np.testing.assert_array_equal(served["label"].numpy(), logits.argmax(-1))
     assert served["label"].dtype == tf.int32
+
+
+def test_killed_exports_temporaries_are_removed_by_the_next_export(tmp_path, tiny_config,
+                                                                  dead_pid):
+    stale = tmp_path / f".export.tmp-{dead_pid}-0123abcd"
+    (stale / "variables").mkdir(parents=True)
+    (tmp_path / f".export.tmp-{dead_pid}-0123abcd.old").mkdir()
+    model = BertTaskModel(tiny_config, 3, classifier_dropout=0.0).build_with_dummy_inputs()
+    export_saved_model(model, str(tmp_path / "export"), _outputs)
+    assert os.listdir(tmp_path) == ["export"]

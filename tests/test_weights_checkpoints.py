@@ -183,3 +183,16 @@ def test_prune_keeps_the_newest_and_deletes_the_rest(tmp_path, tiny_config):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("model")) == [
         "model.ckpt-3.data-00000-of-00001", "model.ckpt-3.index",
         "model.ckpt-4.data-00000-of-00001", "model.ckpt-4.index"]
+
+
+def test_saving_removes_what_a_killed_save_of_the_same_checkpoint_left(tmp_path, tiny_config,
+                                                                       dead_pid):
+    left = [f"model.ckpt-1.tmp-{dead_pid}-ab12.index",
+            f"model.ckpt-1.tmp-{dead_pid}-ab12.data-00000-of-00001.tempstate42",
+            f"checkpoint.tmp-{dead_pid}-cd34"]
+    for name in left:
+        (tmp_path / name).write_bytes(b"half")
+    model = BertModel(tiny_config).build_with_dummy_inputs()
+    save_checkpoint(model, str(tmp_path / "model.ckpt-1"))
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint", "model.ckpt-1.data-00000-of-00001", "model.ckpt-1.index"]
