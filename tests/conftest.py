@@ -29,6 +29,15 @@ def dead_pid():
 
 
 @pytest.fixture
+def live_pid():
+    """The pid of another process running now: a writer still at work."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+@pytest.fixture
 def tiny_config_dict():
     return dict(TINY)
 

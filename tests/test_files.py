@@ -1,22 +1,11 @@
 """bert_tf.files: atomic writers, and the cleanup of the temporaries a killed writer left."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 from absl import logging
 
 from bert_tf.files import atomic_open, atomic_path, remove_stale_temps, temp_path
-
-
-@pytest.fixture
-def live_pid():
-    """The pid of another process that is running now (a writer still at work)."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield child.pid
-    child.kill()
-    child.wait()
 
 
 def _names(directory):

@@ -355,13 +355,15 @@ def write_checkpoint_state(directory: str, prefixes: Sequence[str]) -> None:
 def prune_checkpoints(directory: str, keep: int) -> List[str]:
     """Deletes all but the `keep` newest checkpoints the state file lists; returns the kept.
 
-    The state file is rewritten first, so it never names a deleted checkpoint.
+    The state file is rewritten first, so it never names a deleted checkpoint. Only the
+    bundle's own files go: not `<prefix>.tmp-*`, which may be another run's save in progress.
     """
     listed = list_checkpoints(directory)
     kept, dropped = listed[-keep:] if keep > 0 else listed, listed[:-keep] if keep > 0 else []
     if dropped:
         write_checkpoint_state(directory, kept)
         for prefix in dropped:
-            for path in tf.io.gfile.glob(prefix + ".*"):
-                os.remove(path)
+            for pattern in (".index", ".data-?????-of-?????", ".meta"):
+                for path in tf.io.gfile.glob(prefix + pattern):
+                    os.remove(path)
     return kept
