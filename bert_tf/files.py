@@ -94,7 +94,7 @@ def remove_stale_temps(directory: PathLike, target: Optional[str] = None) -> Lis
         freed += size
         logging.info("Removed %s, left by a killed run (%d bytes)", path, size)
     if removed:
-        logging.info("Removed %d stale temporary file(s) in %s: %d bytes freed", len(removed),
+        logging.info("Removed %d stale temporaries in %s: %d bytes freed", len(removed),
                      directory, freed)
     return removed
 

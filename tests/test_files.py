@@ -52,7 +52,7 @@ def test_removes_dead_writers_temps_files_and_directories_and_logs_bytes(
          f"model.ckpt-16.{dead}.data-00000-of-00001.tempstate123",
          f"train.tf_record.{dead}"])
     assert _names(tmp_path) == sorted(kept + [os.path.basename(own)])
-    assert "5 stale temporary file(s)" in caplog.text and "1115 bytes freed" in caplog.text
+    assert "5 stale temporaries" in caplog.text and "1115 bytes freed" in caplog.text
 
 
 def test_own_pid_temps_of_an_earlier_process_are_stale(tmp_path):
