@@ -140,9 +140,10 @@ def atomic_path(path: PathLike) -> Iterator[str]:
 def atomic_open(path: PathLike) -> Iterator[TextIO]:
     """Opens a UTF-8 text file for writing that appears at `path` only once it is complete.
 
-    Writes go to `<path>.tmp-<pid>-<random>` in the same directory (so the final rename
-    stays on one file system; `temp_path`); leaving the `with` block normally fsyncs it and renames it to
-    `path`; leaving it by an exception deletes it and leaves any old file at `path` as it was.
+    Writes go to `<path>.tmp-<pid>-<random>` in the same directory (`temp_path`; the same
+    directory, so the final rename stays on one file system); leaving the `with` block
+    normally fsyncs it and renames it to `path`; leaving it by an exception deletes it and
+    leaves any old file at `path` as it was.
     Newlines are written as "\\n" on every platform, as the original's GFile did.
 
     Example:
