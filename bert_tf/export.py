@@ -7,16 +7,41 @@
 Sequence length is dynamic (up to max_position_embeddings).
 """
 
+import contextlib
+import logging as python_logging
 import os
 import shutil
-import uuid
-from typing import Callable, Dict
+from typing import Callable, Dict, Iterator
 
 import tensorflow as tf
 from absl import logging
 
+from bert_tf.files import temp_path
+
 _INPUT_SIGNATURE = [tf.TensorSpec([None, None], tf.int32, name=name)
                     for name in ("input_ids", "input_mask", "segment_ids")]
+
+
+# tf.saved_model.save logs this (through absl) for every Keras layer's call function it
+# does not trace. Harmless here: the serving signature is traced, and it is all a SavedModel
+# loaded without project code offers.
+_UNTRACED_MESSAGE = "Found untraced functions such as"
+
+
+class _DropUntracedFunctionsMessage(python_logging.Filter):
+    def filter(self, record):
+        return not str(record.msg).startswith(_UNTRACED_MESSAGE)
+
+
+@contextlib.contextmanager
+def _without_untraced_functions_message() -> Iterator[None]:
+    """Drops that one message from the absl logger while the block runs; others pass."""
+    logger, quiet = logging.get_absl_logger(), _DropUntracedFunctionsMessage()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 class _ServingModule(tf.Module):
@@ -48,17 +73,20 @@ def export_saved_model(model, export_dir: str,
         export_dir.
     """
     export_dir = os.path.abspath(export_dir)
-    parent = os.path.dirname(export_dir)
+    parent, name = os.path.split(export_dir)
     os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(export_dir)}.tmp-{uuid.uuid4().hex}")
     module = _ServingModule(model, outputs_fn)
-    tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
-    old = None
-    if os.path.exists(export_dir):
-        old = f"{tmp}.old"
-        os.replace(export_dir, old)
-    os.replace(tmp, export_dir)
-    if old:
-        shutil.rmtree(old)
+    # `.<name>.tmp-<pid>-<random>` (and its `.old`): a killed export's directories are
+    # removed by the next export to the same place (temp_path).
+    with temp_path(os.path.join(parent, f".{name}")) as tmp:
+        with _without_untraced_functions_message():
+            tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+        old = None
+        if os.path.exists(export_dir):
+            old = f"{tmp}.old"
+            os.replace(export_dir, old)
+        os.replace(tmp, export_dir)
+        if old:
+            shutil.rmtree(old)
     logging.info("Exported SavedModel to %s", export_dir)
     return export_dir

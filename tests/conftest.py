@@ -1,6 +1,8 @@
 """Shared fixtures: the tiny config with every axis size different, seeded weights."""
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -16,6 +18,23 @@ TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_he
             attention_probs_dropout_prob=0.1, max_position_embeddings=11, type_vocab_size=3,
             initializer_range=0.02)
 BATCH, SEQ = 3, 7
+
+
+@pytest.fixture(scope="session")
+def dead_pid():
+    """The pid of a process that has exited and been reaped: a killed writer's."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def live_pid():
+    """The pid of another process running now: a writer still at work."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield child.pid
+    child.kill()
+    child.wait()
 
 
 @pytest.fixture

@@ -173,13 +173,29 @@ def test_state_file_lists_checkpoints_relative_and_latest_last(tmp_path, tiny_co
         tmp_path / "moved" / "model.ckpt-1")
 
 
-def test_prune_keeps_the_newest_and_deletes_the_rest(tmp_path, tiny_config):
+def test_prune_keeps_the_newest_and_deletes_the_rest(tmp_path, tiny_config, live_pid):
     from bert_tf.weights.checkpoints import list_checkpoints, prune_checkpoints
     model = BertModel(tiny_config).build_with_dummy_inputs()
     prefixes = [save_checkpoint(model, str(tmp_path / f"model.ckpt-{step}"))
                 for step in (1, 2, 3, 4)]
+    # Another run (sharing the directory by mistake) saving step 1 again right now.
+    in_progress = f"model.ckpt-1.tmp-{live_pid}-ab12.index"
+    (tmp_path / in_progress).write_bytes(b"being written")
     assert prune_checkpoints(str(tmp_path), keep=2) == prefixes[2:]
     assert list_checkpoints(str(tmp_path)) == prefixes[2:]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("model")) == [
-        "model.ckpt-3.data-00000-of-00001", "model.ckpt-3.index",
+        in_progress, "model.ckpt-3.data-00000-of-00001", "model.ckpt-3.index",
         "model.ckpt-4.data-00000-of-00001", "model.ckpt-4.index"]
+
+
+def test_saving_removes_what_a_killed_save_of_the_same_checkpoint_left(tmp_path, tiny_config,
+                                                                       dead_pid):
+    left = [f"model.ckpt-1.tmp-{dead_pid}-ab12.index",
+            f"model.ckpt-1.tmp-{dead_pid}-ab12.data-00000-of-00001.tempstate42",
+            f"checkpoint.tmp-{dead_pid}-cd34"]
+    for name in left:
+        (tmp_path / name).write_bytes(b"half")
+    model = BertModel(tiny_config).build_with_dummy_inputs()
+    save_checkpoint(model, str(tmp_path / "model.ckpt-1"))
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint", "model.ckpt-1.data-00000-of-00001", "model.ckpt-1.index"]

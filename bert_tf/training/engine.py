@@ -31,6 +31,7 @@ from absl import logging
 from bert_tf.data.dynamic_padding import length_grouped_batches
 from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.export import export_saved_model
+from bert_tf.files import remove_stale_temps
 from bert_tf.optimization import WarmupLinearDecay, create_optimizer, dense_gradient
 from bert_tf.tasks.base import EXAMPLE_INDEX, IS_REAL_EXAMPLE, Task
 from bert_tf.training.config import TrainingConfig
@@ -69,7 +70,8 @@ class Engine:
     Args:
         task: the `Task`.
         strategy: from `create_strategy`.
-        output_dir: checkpoints (`model.ckpt-<step>`), TensorBoard logs (`train/`, `eval/`).
+        output_dir: checkpoints (`model.ckpt-<step>`), TensorBoard logs (`train/`, `eval/`);
+            the temporaries a killed run left there are removed (`remove_stale_temps`).
         seed: seeds initialization, data order and dropout.
         dynamic_padding: cut batches to their longest example and group examples by length
             (forced off for TPUs).
@@ -95,6 +97,9 @@ class Engine:
         self.pad_to_multiple_of = pad_to_multiple_of or (16 if jit_compile else 8)
         self.jit_compile = jit_compile
         self.optimizer = None
+        # Once per run: what a killed run left in output_dir (a half-written feature cache,
+        # checkpoint or output file) goes, whether or not this run rewrites that file.
+        remove_stale_temps(output_dir)
         tf_keras.utils.set_random_seed(seed)
         with strategy.scope():
             self.model = task.build_model()

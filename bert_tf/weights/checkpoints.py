@@ -13,7 +13,6 @@ is given, and written only when asked.
 import dataclasses
 import os
 import re
-import uuid
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -21,7 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.errors import InputError
-from bert_tf.files import atomic_open
+from bert_tf.files import atomic_open, temp_path
 from bert_tf.modeling import BERT_SCOPE, BertModel
 from bert_tf.optimization import SLOT_NAMES
 from bert_tf.variable_names import checkpoint_name
@@ -276,13 +275,16 @@ def write_name_based_checkpoint(tensors: Dict[str, tf.Tensor], prefix: str) -> s
     prefix = os.fspath(prefix)
     directory = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(directory, exist_ok=True)
-    tmp = f"{prefix}.tmp-{uuid.uuid4().hex}"
     names = sorted(tensors)
-    with tf.device("/cpu:0"):
-        tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names, shape_and_slices=[""] * len(names),
-                          tensors=[tf.convert_to_tensor(tensors[n]) for n in names])
-    os.replace(f"{tmp}.data-00000-of-00001", f"{prefix}.data-00000-of-00001")
-    os.replace(f"{tmp}.index", f"{prefix}.index")
+    # A killed writer's `<prefix>.tmp-<pid>-*` files are removed by the next save of
+    # `prefix` (temp_path) or by the next run's engine.
+    with temp_path(prefix) as tmp:
+        with tf.device("/cpu:0"):
+            tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names,
+                              shape_and_slices=[""] * len(names),
+                              tensors=[tf.convert_to_tensor(tensors[n]) for n in names])
+        os.replace(f"{tmp}.data-00000-of-00001", f"{prefix}.data-00000-of-00001")
+        os.replace(f"{tmp}.index", f"{prefix}.index")
     return prefix
 
 
@@ -353,13 +355,15 @@ def write_checkpoint_state(directory: str, prefixes: Sequence[str]) -> None:
 def prune_checkpoints(directory: str, keep: int) -> List[str]:
     """Deletes all but the `keep` newest checkpoints the state file lists; returns the kept.
 
-    The state file is rewritten first, so it never names a deleted checkpoint.
+    The state file is rewritten first, so it never names a deleted checkpoint. Only the
+    bundle's own files go: not `<prefix>.tmp-*`, which may be another run's save in progress.
     """
     listed = list_checkpoints(directory)
     kept, dropped = listed[-keep:] if keep > 0 else listed, listed[:-keep] if keep > 0 else []
     if dropped:
         write_checkpoint_state(directory, kept)
         for prefix in dropped:
-            for path in tf.io.gfile.glob(prefix + ".*"):
-                os.remove(path)
+            for pattern in (".index", ".data-?????-of-?????", ".meta"):
+                for path in tf.io.gfile.glob(prefix + pattern):
+                    os.remove(path)
     return kept
