@@ -17,6 +17,7 @@ so a mistake in any input or flag stops the run before it writes anything or tra
 
 import dataclasses
 import os
+import re
 import sys
 import tempfile
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -47,25 +48,30 @@ def run(main):
     """
     def guarded(argv):
         prog = os.path.basename(sys.argv[0])
+
+        def fail(message, status=2):
+            # A temporary's name (`<file>.tmp-<pid>-<hex>`) means nothing to the user.
+            sys.stderr.write(f"{prog}: {_TEMP_SUFFIX.sub('', message)}\n")
+            sys.exit(status)
+
         try:
             return main(argv)
         except (InputError, TrainingDiverged, flags.ValidationError) as e:
-            sys.stderr.write(f"{prog}: error: {e}\n")
-            sys.exit(2)
+            fail(f"error: {e}")
         except OSError as e:
             where = f"{e.filename}: " if e.filename else ""
-            sys.stderr.write(f"{prog}: error: {where}{e.strerror or e}{_resume_hint()}\n")
-            sys.exit(2)
+            fail(f"error: {where}{e.strerror or e}{_resume_hint()}")
         except tf.errors.OpError as e:
             if not _is_file_system_error(e):
                 raise
             cause = e.message.strip().splitlines()[0] if e.message.strip() else str(e)
-            sys.stderr.write(f"{prog}: error: {cause}{_resume_hint()}\n")
-            sys.exit(2)
+            fail(f"error: {cause}{_resume_hint()}")
         except KeyboardInterrupt:
-            sys.stderr.write(f"{prog}: interrupted{_resume_hint()}\n")
-            sys.exit(130)
+            fail(f"interrupted{_resume_hint()}", status=130)
     app.run(guarded)
+
+
+_TEMP_SUFFIX = re.compile(r"\.tmp-\d+-[0-9a-f]+")
 
 
 _FILE_SYSTEM_CAUSES = ("No space left on device", "Disk quota exceeded", "Read-only file system",

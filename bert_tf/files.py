@@ -115,6 +115,12 @@ def temp_path(path: PathLike) -> Iterator[str]:
     _OWN_TEMPS.add(tmp)
     try:
         yield tmp
+    except OSError as e:
+        # The user asked for `path`: an error (no such directory, read-only, disk full)
+        # names it, never the temporary.
+        if e.errno is not None and e.filename in (None, tmp):
+            raise type(e)(e.errno, e.strerror, path) from None
+        raise
     finally:
         _OWN_TEMPS.discard(tmp)
 

@@ -26,6 +26,17 @@ def test_atomic_open_and_path_write_in_place_and_leave_nothing_on_error(tmp_path
     assert (tmp_path / "a.txt").read_text() == "one\n"
 
 
+def test_an_error_names_the_target_never_the_temporary(tmp_path):
+    # Was: "No such file or directory: '.../no/out.jsonl.tmp-4242-9f3a1c2b'".
+    target = tmp_path / "no" / "out.jsonl"
+    with pytest.raises(FileNotFoundError) as e, atomic_open(target) as f:
+        f.write("x")
+    assert e.value.filename == str(target) and ".tmp-" not in str(e.value)
+    with pytest.raises(OSError) as e, atomic_path(tmp_path / "full.bin"):
+        raise OSError(28, "No space left on device")  # as a write to a full disk
+    assert e.value.errno == 28 and e.value.filename == str(tmp_path / "full.bin")
+
+
 def test_removes_dead_writers_temps_files_and_directories_and_logs_bytes(
         tmp_path, dead_pid, live_pid, caplog):
     dead = f"tmp-{dead_pid}-0a1b2c3d"

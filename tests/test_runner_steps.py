@@ -166,3 +166,15 @@ def test_run_reports_a_user_error_in_one_line_with_status_2():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "-c: error: data.tsv line 3: bad label"
     assert "Traceback" not in result.stderr
+
+
+def test_run_reports_an_os_error_by_the_file_the_user_named_not_a_temporary():
+    script = ("import runner_steps\n"
+              "def main(argv):\n    raise OSError(28, 'No space left on device', "
+              "'/data/out/train.tf_record.tmp-4242-9f3a1c2b')\n"
+              "runner_steps.run(main)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "-c: error: /data/out/train.tf_record: No space left on device")
