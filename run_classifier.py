@@ -45,6 +45,8 @@ flags.DEFINE_bool("has_header", True, "Custom task: TSV/CSV files start with a h
 flags.DEFINE_enum("task_type", "classification", ["classification", "regression"],
                   "Custom task: classification or regression (one score).")
 flags.DEFINE_string("xnli_language", "zh", "XNLI: the language to train and evaluate on.")
+# --help lists the shared flags (--output_dir, --learning_rate, ...) with this file's own.
+flags.adopt_module_key_flags(bert_flags)
 
 # Settings that define the trained model; saved in output_dir and reused by later runs.
 _FEATURES_VERSION = 1
