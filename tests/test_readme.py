@@ -4,6 +4,9 @@ import importlib.util
 import pathlib
 import re
 
+from bert_tf.data.custom_task import CustomTaskProcessor
+from bert_tf.data.glue import get_processor
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
@@ -40,3 +43,16 @@ def test_every_command_names_a_script_module_or_target_that_exists():
     assert {"test", "install", "demo", "demo-ner", "demo-squad"} <= targets
     assert [t for t in targets if not re.search(rf"^{t}:", MAKEFILE, re.M)] == []
 
+
+def test_submission_file_names_agree_with_the_code():
+    # GLUE tasks write the leaderboard's file name; a custom task (or XNLI) has none and
+    # writes submission/test_predictions.tsv. The README used to promise <TASK>.tsv only.
+    custom = CustomTaskProcessor(text_a_column="text", label_column="label", labels=["a"])
+    assert custom.submission_file_name("test") == "test_predictions.tsv"
+    assert get_processor("xnli").submission_file_name("test") == "test_predictions.tsv"
+    row = next(line for line in README.splitlines() if line.startswith("| `submission/"))
+    assert "`submission/<TASK>.tsv`" in row and "`custom`" in row and "`xnli`" in row
+    assert "`submission/test_predictions.tsv`" in row
+    sst2 = get_processor("sst-2").submission_file_name("test")
+    assert f"`{sst2}`" in row
+    assert f"submission/{sst2} " in MAKEFILE  # the `make demo` summary (an SST-2 run)
