@@ -4,6 +4,8 @@ Each speed feature must change nothing but speed (and memory): the same logits p
 as fixed padding, the same update as one big batch, the same weights with XLA.
 """
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,6 +17,7 @@ from bert_tf.errors import InputError
 from bert_tf.tasks.classification import ClassificationTask
 from bert_tf.tasks.ner import TokenClassificationTask
 from bert_tf.training import Engine, TrainingConfig, create_strategy
+from bert_tf.weights.checkpoints import checkpoint_names
 from tests.conftest import TINY
 
 S = 24  # max_seq_length of the toy features
@@ -146,6 +149,31 @@ def test_gradient_accumulation_must_divide_each_replicas_batch(tmp_path):
         _one_step(tmp_path, "bad", _tasks()["classifier"], _features(16), 16,
                   gradient_accumulation_steps=3)
 
+
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_the_unused_pooler_is_neither_trained_nor_warned_about(tmp_path, accumulation):
+    # A token head never reads the pooler. tf-keras used to log "Gradients do not exist for
+    # variables [...pooler...]" twice per trace; the pooler must still be saved, unchanged.
+    engine = _engine(_tasks()["ner"](), tmp_path, "ner")
+    initial = {name: variable.numpy() for name, variable in checkpoint_names(engine.model).items()}
+    config = TrainingConfig(train_batch_size=4, num_train_steps=2, num_warmup_steps=0,
+                            learning_rate=1e-2, shuffle_buffer_size=1,
+                            gradient_accumulation_steps=accumulation)
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        engine.train(_dataset(_features(8), engine.task), config)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert [w for w in warnings if "Gradients do not exist" in w] == []
+    saved = tf.train.load_checkpoint(engine.latest_checkpoint())
+    for name in ("bert/pooler/dense/kernel", "bert/pooler/dense/bias"):
+        np.testing.assert_array_equal(saved.get_tensor(name), initial[name])
+        assert not saved.get_tensor(f"{name}/adam_m").any()
+    query = "bert/encoder/layer_0/attention/self/query/kernel"
+    assert not np.allclose(saved.get_tensor(query), initial[query])  # the encoder trained
 
 def test_xla_trains_and_predicts_like_the_default(tmp_path):
     features = _features(16, seed=5)

@@ -224,7 +224,11 @@ class Engine:
             grads = [s / total if c else None for s, c in zip(sums, connected)]
         if hasattr(self.optimizer, "get_unscaled_gradients"):
             grads = self.optimizer.get_unscaled_gradients(grads)
-        self.optimizer.apply_gradients(zip(grads, variables))
+        # Only the variables that get a gradient: a token or span head never uses the pooler,
+        # which then keeps its loaded weights (and its slots), as tf-keras would leave it
+        # anyway after warning "Gradients do not exist" at every trace.
+        self.optimizer.apply_gradients(
+            [(g, v) for g, v in zip(grads, variables) if g is not None])
         return loss_sum / total  # this replica's part of the global batch's mean loss
 
     def _make_train_loop(self, accumulation_steps):
