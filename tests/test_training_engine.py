@@ -18,7 +18,8 @@ from bert_tf.tasks.classification import ClassificationTask
 from bert_tf.tasks.ner import TokenClassificationTask
 from bert_tf.training import Engine, TrainingConfig, create_strategy
 from bert_tf.weights.checkpoints import checkpoint_names
-from tests.conftest import TINY
+from tests.conftest import TINY, random_original_weights
+from tests.reference.tf1_checkpoint import write_tf1_checkpoint
 
 S = 24  # max_seq_length of the toy features
 NO_DROPOUT = BertConfig(**dict(TINY, max_position_embeddings=S, hidden_dropout_prob=0.0,
@@ -174,6 +175,19 @@ def test_the_unused_pooler_is_neither_trained_nor_warned_about(tmp_path, accumul
         assert not saved.get_tensor(f"{name}/adam_m").any()
     query = "bert/encoder/layer_0/attention/self/query/kernel"
     assert not np.allclose(saved.get_tensor(query), initial[query])  # the encoder trained
+
+def test_init_checkpoint_load_lists_every_variable_in_output_dir(tmp_path):
+    prefix = write_tf1_checkpoint(random_original_weights(max_position_embeddings=S),
+                                  str(tmp_path / "bert_model.ckpt"))
+    engine = _engine(_tasks()["classifier"](), tmp_path, "out")
+    assert engine.restore(prefix) == 0
+    listed = (tmp_path / "out" / "init_checkpoint_report.txt").read_text().splitlines()
+    marked = [line for line in listed if line.endswith(", *INIT_FROM_CKPT*")]
+    assert len(marked) == len(random_original_weights()) and all(
+        line.startswith("  name = bert/") for line in marked)
+    assert {line.split(",")[0] for line in listed if line.startswith("  name = ")} - {
+        line.split(",")[0] for line in marked} == {"  name = output_weights",
+                                                   "  name = output_bias"}
 
 def test_xla_trains_and_predicts_like_the_default(tmp_path):
     features = _features(16, seed=5)

@@ -38,6 +38,10 @@ from bert_tf.weights import checkpoints
 from bert_tf.weights.pretrained import load_weights
 
 
+# In output_dir: the original's `*INIT_FROM_CKPT*` list of the --init_checkpoint load.
+INIT_CHECKPOINT_REPORT = "init_checkpoint_report.txt"
+
+
 def _with_real_flag(dataset, value):
     return dataset.map(lambda f: dict(f, **{IS_REAL_EXAMPLE: tf.constant(value, tf.int32)}))
 
@@ -108,7 +112,9 @@ class Engine:
 
     def restore(self, init_checkpoint: Optional[str] = None, required: bool = False) -> int:
         """Loads the latest checkpoint of output_dir (weights, and optimizer state once
-        training has built the optimizer), else the weights of `init_checkpoint`.
+        training has built the optimizer), else the weights of `init_checkpoint` (logged in
+        one line; every variable, as the original logs them, in
+        output_dir/init_checkpoint_report.txt).
 
         Returns:
             The global step of the checkpoint loaded (0 for a new run).
@@ -125,7 +131,11 @@ class Engine:
             return int(reader.get_tensor(checkpoints.GLOBAL_STEP)) if reader.has_tensor(
                 checkpoints.GLOBAL_STEP) else 0
         if init_checkpoint:
-            load_weights(self.model, init_checkpoint)
+            report = load_weights(self.model, init_checkpoint)
+            os.makedirs(self.output_dir, exist_ok=True)
+            path = os.path.join(self.output_dir, INIT_CHECKPOINT_REPORT)
+            checkpoints.write_load_report(report, path)
+            logging.info("The variables of %s, one by one: %s", init_checkpoint, path)
         elif required:
             raise InputError(f"--output_dir={self.output_dir} holds no checkpoint and no "
                              "--init_checkpoint was given: train first (--do_train) or name "
