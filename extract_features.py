@@ -11,6 +11,7 @@ One sentence per input line, or a pair as `sentence A ||| sentence B`.
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data.feature_extraction import read_examples
 from bert_tf.extraction import extract_features, parse_layer_indexes

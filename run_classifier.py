@@ -18,6 +18,7 @@ import numpy as np
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data.classifier_features import convert_examples_to_features, feature_spec
 from bert_tf.data.custom_task import FILE_FORMATS, CustomTaskProcessor, processor_from_dict

@@ -19,6 +19,7 @@ import os
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data import ner
 from bert_tf.data.ner_features import (Window, convert_examples_to_features, feature_spec,

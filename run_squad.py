@@ -16,6 +16,7 @@ import os
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data import squad
 from bert_tf.data.tfrecord import file_digest, fingerprint
