@@ -13,6 +13,7 @@ import os
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data.feature_extraction import read_examples
 from bert_tf.extraction import extract_features, parse_layer_indexes
@@ -28,6 +29,8 @@ flags.DEFINE_bool("use_one_hot_embeddings", False,
                   "Accepted for compatibility; the embedding lookup is exact either way.")
 bert_flags.define_model_flags(max_seq_length=128)
 bert_flags.define_tpu_flags()
+# --help lists the shared flags (--output_dir, --learning_rate, ...) with this file's own.
+flags.adopt_module_key_flags(bert_flags)
 for _name in ("input_file", "output_file", "bert_config_file", "vocab_file", "init_checkpoint"):
     flags.mark_flag_as_required(_name)
 

@@ -18,6 +18,7 @@ import numpy as np
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data.classifier_features import convert_examples_to_features, feature_spec
 from bert_tf.data.custom_task import FILE_FORMATS, CustomTaskProcessor, processor_from_dict
@@ -45,6 +46,8 @@ flags.DEFINE_bool("has_header", True, "Custom task: TSV/CSV files start with a h
 flags.DEFINE_enum("task_type", "classification", ["classification", "regression"],
                   "Custom task: classification or regression (one score).")
 flags.DEFINE_string("xnli_language", "zh", "XNLI: the language to train and evaluate on.")
+# --help lists the shared flags (--output_dir, --learning_rate, ...) with this file's own.
+flags.adopt_module_key_flags(bert_flags)
 
 # Settings that define the trained model; saved in output_dir and reused by later runs.
 _FEATURES_VERSION = 1

@@ -19,6 +19,7 @@ import os
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data import ner
 from bert_tf.data.ner_features import (Window, convert_examples_to_features, feature_spec,
@@ -39,6 +40,8 @@ flags.DEFINE_bool("use_crf", False, "A linear-chain CRF on top of the token clas
 flags.DEFINE_bool("label_all_subtokens", False, "Label every word-piece, not only each "
                   "word's first (the BERT paper's choice).")
 bert_flags.define_window_flags(doc_stride=64)
+# --help lists the shared flags (--output_dir, --learning_rate, ...) with this file's own.
+flags.adopt_module_key_flags(bert_flags)
 
 # Bump when the features' layout changes, so old caches are rebuilt.
 _FEATURES_VERSION = 1

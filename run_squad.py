@@ -16,6 +16,7 @@ import os
 from absl import flags, logging
 
 import bert_flags
+import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
 from bert_tf.data import squad
 from bert_tf.data.tfrecord import file_digest, fingerprint
@@ -44,6 +45,8 @@ flags.DEFINE_bool("version_2_with_negative", False, "If true, the SQuAD examples
                   "some that do not have an answer.")
 flags.DEFINE_float("null_score_diff_threshold", 0.0, "If null_score - best_non_null is "
                    "greater than the threshold predict null.")
+# --help lists the shared flags (--output_dir, --learning_rate, ...) with this file's own.
+flags.adopt_module_key_flags(bert_flags)
 
 # Bump when the features' layout changes, so old caches are rebuilt.
 _FEATURES_VERSION = 1

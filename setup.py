@@ -27,7 +27,7 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["bert_tf", "bert_tf.*"]),
-    py_modules=["bert_flags", "runner_steps", "extract_features"],
+    py_modules=["bert_flags", "runner_env", "runner_steps", "extract_features"],
     python_requires=">=3.11,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

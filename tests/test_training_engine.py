@@ -4,6 +4,10 @@ Each speed feature must change nothing but speed (and memory): the same logits p
 as fixed padding, the same update as one big batch, the same weights with XLA.
 """
 
+import logging
+import threading
+import weakref
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,11 +15,13 @@ import tf_keras
 
 from bert_tf.config import BertConfig
 from bert_tf.data.dynamic_padding import cut_batch, length_grouped_batches
-from bert_tf.errors import InputError
+from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.tasks.classification import ClassificationTask
 from bert_tf.tasks.ner import TokenClassificationTask
-from bert_tf.training import Engine, TrainingConfig, create_strategy
-from tests.conftest import TINY
+from bert_tf.training import Engine, TrainingConfig, create_strategy, engine as engine_module
+from bert_tf.weights.checkpoints import checkpoint_names
+from tests.conftest import TINY, random_original_weights
+from tests.reference.tf1_checkpoint import write_tf1_checkpoint
 
 S = 24  # max_seq_length of the toy features
 NO_DROPOUT = BertConfig(**dict(TINY, max_position_embeddings=S, hidden_dropout_prob=0.0,
@@ -146,6 +152,102 @@ def test_gradient_accumulation_must_divide_each_replicas_batch(tmp_path):
         _one_step(tmp_path, "bad", _tasks()["classifier"], _features(16), 16,
                   gradient_accumulation_steps=3)
 
+
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_the_unused_pooler_is_neither_trained_nor_warned_about(tmp_path, accumulation):
+    # A token head never reads the pooler. tf-keras used to log "Gradients do not exist for
+    # variables [...pooler...]" twice per trace; the pooler must still be saved, unchanged.
+    engine = _engine(_tasks()["ner"](), tmp_path, "ner")
+    initial = {name: variable.numpy() for name, variable in checkpoint_names(engine.model).items()}
+    config = TrainingConfig(train_batch_size=4, num_train_steps=2, num_warmup_steps=0,
+                            learning_rate=1e-2, shuffle_buffer_size=1,
+                            gradient_accumulation_steps=accumulation)
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        engine.train(_dataset(_features(8), engine.task), config)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert [w for w in warnings if "Gradients do not exist" in w] == []
+    saved = tf.train.load_checkpoint(engine.latest_checkpoint())
+    for name in ("bert/pooler/dense/kernel", "bert/pooler/dense/bias"):
+        np.testing.assert_array_equal(saved.get_tensor(name), initial[name])
+        assert not saved.get_tensor(f"{name}/adam_m").any()
+    query = "bert/encoder/layer_0/attention/self/query/kernel"
+    assert not np.allclose(saved.get_tensor(query), initial[query])  # the encoder trained
+
+def test_init_checkpoint_load_lists_every_variable_in_output_dir(tmp_path):
+    prefix = write_tf1_checkpoint(random_original_weights(max_position_embeddings=S),
+                                  str(tmp_path / "bert_model.ckpt"))
+    engine = _engine(_tasks()["classifier"](), tmp_path, "out")
+    assert engine.restore(prefix) == 0
+    listed = (tmp_path / "out" / "init_checkpoint_report.txt").read_text().splitlines()
+    marked = [line for line in listed if line.endswith(", *INIT_FROM_CKPT*")]
+    assert len(marked) == len(random_original_weights()) and all(
+        line.startswith("  name = bert/") for line in marked)
+    assert {line.split(",")[0] for line in listed if line.startswith("  name = ")} - {
+        line.split(",")[0] for line in marked} == {"  name = output_weights",
+                                                   "  name = output_bias"}
+
+def test_training_releases_its_input_pipeline_even_when_it_fails(tmp_path, monkeypatch):
+    # The iterator's destructor stops the prefetch threads (and may wait for them): train()
+    # runs it before it returns or raises. A TrainingDiverged traceback used to keep it.
+    engine = _engine(_tasks()["classifier"](), tmp_path, "nan")
+    iterators, prepare = [], engine.prepare_training
+
+    def recording_prepare(*args, **kwargs):
+        step, iterator, train_loop = prepare(*args, **kwargs)
+        iterators.append(weakref.ref(iterator))
+        return step, iterator, train_loop
+
+    monkeypatch.setattr(engine, "prepare_training", recording_prepare)
+    config = TrainingConfig(train_batch_size=4, num_train_steps=4, num_warmup_steps=0,
+                            learning_rate=1e38, log_every_n_steps=1, shuffle_buffer_size=1)
+    with pytest.raises(TrainingDiverged) as failure:
+        engine.train(_dataset(_features(8), engine.task), config)
+    assert failure.tb is not None and len(iterators) == 1
+    assert iterators[0]() is None
+
+
+def test_input_pipelines_run_without_the_autotuning_thread(tmp_path, monkeypatch):
+    # tf.data's autotuning thread sleeps up to a minute between runs, and an iterator's
+    # destructor waited for it: SQuAD demo runs sat idle 45-57 s after their last checkpoint.
+    engine = _engine(_tasks()["ner"](), tmp_path, "ner")
+    distributed, distribute = [], engine.strategy.experimental_distribute_dataset
+
+    def recording_distribute(dataset, *args, **kwargs):
+        distributed.append(dataset)
+        return distribute(dataset, *args, **kwargs)
+
+    monkeypatch.setattr(engine.strategy, "experimental_distribute_dataset",
+                        recording_distribute)
+    config = TrainingConfig(train_batch_size=4, num_train_steps=1, num_warmup_steps=0,
+                            learning_rate=1e-3, shuffle_buffer_size=1)
+    engine.train(_dataset(_features(8), engine.task), config)
+    engine.predict(_dataset(_features(5), engine.task), 5, batch_size=4)
+    assert [d.options().autotune.enabled for d in distributed] == [False, False]
+
+def test_a_slow_wait_is_announced_while_it_lasts(caplog):
+    announced = threading.Event()
+    handler = logging.Handler()
+    handler.emit = lambda record: (record.getMessage() == "Stopping the pipeline ..." and
+                                   announced.set())
+    logging.getLogger().addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO):
+            with engine_module._notice_if_slow("Quick"):
+                pass
+            # The block waits for its own notice: no assumption on how long anything takes.
+            with engine_module._notice_if_slow("Stopping the pipeline", after_seconds=0.01):
+                assert announced.wait(timeout=120)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if m.startswith("Quick")]
+    assert messages[0] == "Stopping the pipeline ..."
+    assert messages[1].startswith("Stopping the pipeline: done in ")
 
 def test_xla_trains_and_predicts_like_the_default(tmp_path):
     features = _features(16, seed=5)

@@ -1,3 +1,4 @@
+import logging
 import os
 
 import numpy as np
@@ -7,7 +8,7 @@ import tensorflow as tf
 from bert_tf.config import BertConfig
 from bert_tf.modeling import BertModel
 from bert_tf.weights.checkpoints import (CheckpointError, load_checkpoint, resolve_checkpoint,
-                                 save_checkpoint)
+                                 save_checkpoint, write_load_report)
 from tests.conftest import TINY, random_batch, random_original_weights
 from tests.reference import numpy_bert, original_names
 from tests.reference.tf1_checkpoint import read_with_tf1_saver, write_tf1_checkpoint
@@ -47,6 +48,27 @@ def test_tf1_checkpoint_loads_and_matches_reference(released_checkpoint, tiny_co
                                atol=1e-5)
     np.testing.assert_allclose(out["pooled_output"].numpy(), ref["pooled_output"], atol=1e-5)
 
+
+def test_the_load_logs_one_line_and_writes_the_original_list_on_request(
+        released_checkpoint, tiny_config, tmp_path, caplog):
+    # The original logs `name = ..., shape = [...], *INIT_FROM_CKPT*` per variable: 103 lines
+    # for a classifier on BERT-Base, in every run. Now one summary line; the list in a file.
+    prefix, _ = released_checkpoint
+    model = BertModel(tiny_config)
+    with caplog.at_level(logging.INFO):
+        report = load_checkpoint(model, prefix)
+    lines = [r.getMessage() for r in caplog.records]
+    assert not [line for line in lines if "INIT_FROM_CKPT" in line or "name = " in line]
+    unused = sorted(n for n, _ in original_names.pretraining_head_variables(TINY))
+    summary = [line for line in lines if line.startswith("Initialized ")]
+    assert summary == [f"Initialized {len(report.initialized)} variables from {prefix}; new: "
+                       f"none; unused: {', '.join(unused[:4])} and {len(unused) - 4} more"]
+    write_load_report(report, str(tmp_path / "report.txt"))
+    listed = (tmp_path / "report.txt").read_text().splitlines()
+    encoder = original_names.encoder_variables(TINY)
+    assert sorted(listed[1:1 + len(encoder)]) == sorted(
+        f"  name = {name}, shape = {list(shape)}, *INIT_FROM_CKPT*" for name, shape in encoder)
+    assert listed[2 + len(encoder):] == [f"  {name}" for name in unused]
 
 def test_path_forms_resolve(released_checkpoint):
     prefix, _ = released_checkpoint

@@ -18,8 +18,10 @@ be compiled with XLA, several steps run per call, and `gradient_accumulation_ste
 micro-batches make one optimizer step equal to a step on the whole batch.
 """
 
+import contextlib
 import math
 import os
+import threading
 import time
 from typing import Dict, Optional, Tuple
 
@@ -37,6 +39,27 @@ from bert_tf.tasks.base import EXAMPLE_INDEX, IS_REAL_EXAMPLE, Task
 from bert_tf.training.config import TrainingConfig
 from bert_tf.weights import checkpoints
 from bert_tf.weights.pretrained import load_weights
+
+
+# In output_dir: the original's `*INIT_FROM_CKPT*` list of the --init_checkpoint load.
+INIT_CHECKPOINT_REPORT = "init_checkpoint_report.txt"
+# A step the user waits on without a progress line gets a notice after this many seconds.
+SLOW_NOTICE_SECONDS = 3.0
+
+
+
+def _input_options() -> tf.data.Options:
+    """tf.data options of the engine's input pipelines: no autotuning thread. An iterator's
+    destructor waits for that thread to wake from its sleep, up to a minute once it has run
+    a while (gdb: RootDataset::Iterator::~Iterator waiting on Model::OptimizeLoop), which
+    left runs idle for 15-60 s after their last checkpoint. Without it, AUTOTUNE parallel
+    calls use every core and prefetch sizes its own buffer."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
+_INPUT_OPTIONS = _input_options()
 
 
 def _with_real_flag(dataset, value):
@@ -57,6 +80,22 @@ def _pad_axis_1(value, width):
     """Pads [B, L, ...] with zeros to [B, width, ...]."""
     paddings = [[0, 0], [0, width - tf.shape(value)[1]]] + [[0, 0]] * (value.shape.rank - 2)
     return tf.pad(value, paddings)
+
+
+@contextlib.contextmanager
+def _notice_if_slow(what: str, after_seconds: float = SLOW_NOTICE_SECONDS):
+    """Logs `what ...` once the block has run `after_seconds`, then how long it took, so a
+    wait inside TensorFlow (that cannot log) is not silent."""
+    start = time.time()
+    timer = threading.Timer(after_seconds, logging.info, ["%s ...", what])
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if time.time() - start >= after_seconds:
+            logging.info("%s: done in %.1f s", what, time.time() - start)
 
 
 def _format_seconds(seconds):
@@ -113,7 +152,9 @@ class Engine:
 
     def restore(self, init_checkpoint: Optional[str] = None, required: bool = False) -> int:
         """Loads the latest checkpoint of output_dir (weights, and optimizer state once
-        training has built the optimizer), else the weights of `init_checkpoint`.
+        training has built the optimizer), else the weights of `init_checkpoint` (logged in
+        one line; every variable, as the original logs them, in
+        output_dir/init_checkpoint_report.txt).
 
         Returns:
             The global step of the checkpoint loaded (0 for a new run).
@@ -130,7 +171,11 @@ class Engine:
             return int(reader.get_tensor(checkpoints.GLOBAL_STEP)) if reader.has_tensor(
                 checkpoints.GLOBAL_STEP) else 0
         if init_checkpoint:
-            load_weights(self.model, init_checkpoint)
+            report = load_weights(self.model, init_checkpoint)
+            os.makedirs(self.output_dir, exist_ok=True)
+            path = os.path.join(self.output_dir, INIT_CHECKPOINT_REPORT)
+            checkpoints.write_load_report(report, path)
+            logging.info("The variables of %s, one by one: %s", init_checkpoint, path)
         elif required:
             raise InputError(f"--output_dir={self.output_dir} holds no checkpoint and no "
                              "--init_checkpoint was given: train first (--do_train) or name "
@@ -230,7 +275,11 @@ class Engine:
             grads = [s / total if c else None for s, c in zip(sums, connected)]
         if hasattr(self.optimizer, "get_unscaled_gradients"):
             grads = self.optimizer.get_unscaled_gradients(grads)
-        self.optimizer.apply_gradients(zip(grads, variables))
+        # Only the variables that get a gradient: a token or span head never uses the pooler,
+        # which then keeps its loaded weights (and its slots), as tf-keras would leave it
+        # anyway after warning "Gradients do not exist" at every trace.
+        self.optimizer.apply_gradients(
+            [(g, v) for g, v in zip(grads, variables) if g is not None])
         return loss_sum / total  # this replica's part of the global batch's mean loss
 
     def _make_train_loop(self, accumulation_steps):
@@ -281,7 +330,8 @@ class Engine:
             batches = examples.batch(config.train_batch_size, drop_remainder=True)
         batches = (batches
                    .skip(step)  # resume: the batches of the steps already done
-                   .prefetch(tf.data.AUTOTUNE))
+                   .prefetch(tf.data.AUTOTUNE)
+                   .with_options(_INPUT_OPTIONS))
         iterator = iter(self.strategy.experimental_distribute_dataset(batches))
         return step, iterator, self._make_train_loop(config.gradient_accumulation_steps)
 
@@ -305,6 +355,9 @@ class Engine:
         if step >= total:
             logging.info("output_dir already holds step %d of %d: nothing to train", step, total)
             return {"global_step": step, "loss": float("nan")}
+        # The iterator's one reference, so that `finally` can release it (see there).
+        inputs = [iterator]
+        del iterator
         writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
         schedule = WarmupLinearDecay(config.learning_rate, config.num_train_steps,
                                      config.num_warmup_steps)  # for the progress line
@@ -313,33 +366,42 @@ class Engine:
                      "dynamic padding %s, XLA %s *****", step, total, config.train_batch_size,
                      config.gradient_accumulation_steps, self.dynamic_padding,
                      self.jit_compile)
-        while step < total:
-            boundary = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
-            num = min(config.iterations_per_loop, config.log_every_n_steps, boundary - step,
-                      total - step)
-            losses = train_loop(iterator, tf.constant(num)).numpy()
-            if not np.all(np.isfinite(losses)):
-                bad = step + int(np.argmin(np.isfinite(losses)))
-                raise TrainingDiverged(
-                    f"training loss became {losses[bad - step]} at step {bad}; stopped. The "
-                    f"last good checkpoint is {self.latest_checkpoint() or 'none (no save yet)'}"
-                    "; try a lower --learning_rate")
-            step += num
-            loss = float(losses.mean())
-            learning_rate = float(schedule(step - 1))
-            elapsed = time.time() - start_time
-            rate = (step - start_step) * config.train_batch_size / max(elapsed, 1e-9)
-            eta = (total - step) * config.train_batch_size / max(rate, 1e-9)
-            logging.info("step %d/%d (%.1f%%) | %.1f examples/s | loss %.4f | lr %.3g | ETA %s",
-                         step, total, 100.0 * step / total, rate, loss, learning_rate,
-                         _format_seconds(eta))
-            with writer.as_default(step=step):
-                tf.summary.scalar("loss", loss)
-                tf.summary.scalar("learning_rate", learning_rate)
-                tf.summary.scalar("examples_per_second", rate)
-            if step % config.save_checkpoints_steps == 0 or step == total:
-                logging.info("Saved %s", self.save(step, config.keep_checkpoint_max))
-        writer.flush()
+        try:
+            while step < total:
+                every = config.save_checkpoints_steps
+                boundary = (step // every + 1) * every
+                num = min(config.iterations_per_loop, config.log_every_n_steps,
+                          boundary - step, total - step)
+                losses = train_loop(inputs[0], tf.constant(num)).numpy()
+                if not np.all(np.isfinite(losses)):
+                    bad = step + int(np.argmin(np.isfinite(losses)))
+                    last = self.latest_checkpoint() or "none (no save yet)"
+                    raise TrainingDiverged(
+                        f"training loss became {losses[bad - step]} at step {bad}; stopped. "
+                        f"The last good checkpoint is {last}; try a lower --learning_rate")
+                step += num
+                loss = float(losses.mean())
+                learning_rate = float(schedule(step - 1))
+                elapsed = time.time() - start_time
+                rate = (step - start_step) * config.train_batch_size / max(elapsed, 1e-9)
+                eta = (total - step) * config.train_batch_size / max(rate, 1e-9)
+                logging.info("step %d/%d (%.1f%%) | %.1f examples/s | loss %.4f | lr %.3g | "
+                             "ETA %s", step, total, 100.0 * step / total, rate, loss,
+                             learning_rate, _format_seconds(eta))
+                with writer.as_default(step=step):
+                    tf.summary.scalar("loss", loss)
+                    tf.summary.scalar("learning_rate", learning_rate)
+                    tf.summary.scalar("examples_per_second", rate)
+                if step % config.save_checkpoints_steps == 0 or step == total:
+                    logging.info("Saved %s", self.save(step, config.keep_checkpoint_max))
+        finally:
+            writer.flush()
+            # The training iterator's destructor stops its prefetch threads and waits for the
+            # batches they are making (runs were reported idle for 15-40 s after their last
+            # checkpoint). Release it now, also when training fails (the traceback keeps this
+            # frame, and any snapshot of its locals), and say so when that takes a while.
+            with _notice_if_slow("Stopping the training input pipeline"):
+                inputs.clear()
         return {"global_step": step, "loss": loss}
 
     # ---- evaluation and prediction ----
@@ -397,7 +459,7 @@ class Engine:
                                              sequence_features=self.task.sequence_features)
         else:
             batches = padded.batch(batch_size, drop_remainder=True)
-        batches = batches.prefetch(tf.data.AUTOTUNE)
+        batches = batches.prefetch(tf.data.AUTOTUNE).with_options(_INPUT_OPTIONS)
         seq_length = dataset.element_spec["input_ids"].shape[0]
         if seq_length not in self._predict_fns:
             self._predict_fns[seq_length] = self._make_predict_fn(seq_length)

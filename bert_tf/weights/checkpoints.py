@@ -45,6 +45,7 @@ class LoadReport:
         unused: source variables no model variable took (optimizer state excluded).
         optimizer_state: `adam_m`/`adam_v`/`global_step` entries found in the source.
         optimizer_restored: whether those were loaded into the given optimizer.
+        shapes: every model variable's shape, in the model's order.
     """
 
     source: str
@@ -53,6 +54,43 @@ class LoadReport:
     unused: List[str]
     optimizer_state: List[str] = dataclasses.field(default_factory=list)
     optimizer_restored: bool = False
+    shapes: Dict[str, List[int]] = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: how many variables came from the source, which were new, which unused."""
+        line = (f"Initialized {len(self.initialized)} variables from {self.source}; new: "
+                f"{_some(self.new)}; unused: {_some(self.unused)}")
+        if self.optimizer_state:
+            line += (f"; {len(self.optimizer_state)} optimizer entries (adam_m/adam_v/"
+                     f"global_step) {'restored' if self.optimizer_restored else 'not loaded'}")
+        return line
+
+    def details(self) -> str:
+        """Every model variable as the original logs it (`name = ..., shape = [...]`, then
+        `, *INIT_FROM_CKPT*` when it came from the source), then the unused source
+        variables; one per line."""
+        initialized = set(self.initialized)
+        lines = [f"**** Variables from {self.source} ****"]
+        lines += [f"  name = {name}, shape = {shape}"
+                  f"{', *INIT_FROM_CKPT*' if name in initialized else ''}"
+                  for name, shape in self.shapes.items()]
+        lines.append(f"**** {len(self.unused)} unused variables of the source ****")
+        lines += [f"  {name}" for name in self.unused]
+        return "\n".join(lines) + "\n"
+
+
+def _some(names: Sequence[str], most: int = 4) -> str:
+    """`a, b, c` or `a, b, c, d and 5 more`; `none` for no names."""
+    if not names:
+        return "none"
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
+def write_load_report(report: LoadReport, path: str) -> None:
+    """Writes `report.details()` (the original's `*INIT_FROM_CKPT*` list) to `path`."""
+    with atomic_open(path) as f:
+        f.write(report.details())
 
 
 def checkpoint_names(model) -> Dict[str, tf.Variable]:
@@ -176,7 +214,8 @@ def assign_weights(model, source: WeightSource, *, optimizer=None,
         require_encoder: every `bert/...` variable of the model must be in the source.
 
     Returns:
-        A `LoadReport`; it is also logged like the original's `*INIT_FROM_CKPT*` lines.
+        A `LoadReport`; its summary is logged (the original's per-variable
+        `*INIT_FROM_CKPT*` lines at verbosity 1: `LoadReport.details`).
 
     Raises:
         CheckpointError: shape mismatches (all listed, with both shapes and the size the
@@ -215,8 +254,13 @@ def assign_weights(model, source: WeightSource, *, optimizer=None,
     taken = set(initialized) | set(optimizer_state)
     report = LoadReport(source.description, initialized, new,
                         sorted(n for n in source.shapes if n not in taken),
-                        optimizer_state, restored)
-    _log_report(report, variables)
+                        optimizer_state, restored,
+                        {name: list(variable.shape) for name, variable in variables.items()})
+    # One line; the per-variable list (a hundred lines for BERT-Base) at verbosity 1, or in
+    # a file (`write_load_report`).
+    logging.info("%s", report.summary())
+    if logging.vlog_is_on(1):
+        logging.vlog(1, "%s", report.details())
     return report
 
 
@@ -232,23 +276,6 @@ def _restore_optimizer_state(optimizer, variables, source):
                     slots[slot].dtype.as_numpy_dtype))
     if GLOBAL_STEP in source.shapes:
         optimizer.iterations.assign(int(source.read(GLOBAL_STEP)))
-
-
-def _log_report(report: LoadReport, variables):
-    logging.info("**** Variables from %s ****", report.source)
-    initialized = set(report.initialized)
-    for name, variable in variables.items():
-        marker = ", *INIT_FROM_CKPT*" if name in initialized else ""
-        logging.info("  name = %s, shape = %s%s", name, list(variable.shape), marker)
-    logging.info("%d variables initialized from the checkpoint, %d new: %s",
-                 len(report.initialized), len(report.new), ", ".join(report.new) or "none")
-    if report.unused:
-        logging.info("%d checkpoint variables unused: %s", len(report.unused),
-                     ", ".join(report.unused))
-    if report.optimizer_state:
-        logging.info("%d optimizer entries (adam_m/adam_v/global_step) %s",
-                     len(report.optimizer_state),
-                     "restored" if report.optimizer_restored else "not loaded (no optimizer)")
 
 
 def load_checkpoint(model, checkpoint: str, *, optimizer=None,
