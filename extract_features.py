@@ -36,7 +36,7 @@ for _name in ("input_file", "output_file", "bert_config_file", "vocab_file", "in
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    runner_steps.start_logging(FLAGS)
     if FLAGS.use_tpu:
         raise flags.ValidationError("--use_tpu: extract_features.py runs on CPU/GPU; the TPU "
                                     "strategy comes with the training engine")

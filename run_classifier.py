@@ -124,7 +124,7 @@ def _data_dir(run, processor):
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    runner_steps.start_logging(FLAGS)
     runner_steps.check_flags(FLAGS)
     built = {}
 

@@ -71,7 +71,7 @@ def _new_settings(train_examples):
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    runner_steps.start_logging(FLAGS)
     runner_steps.check_flags(FLAGS)
     runner_steps.check_file_format(FLAGS, ner.FILE_FORMATS)
     train_examples = ner.read_ner_file(_split_path("train"), FLAGS.file_format) \

@@ -53,7 +53,7 @@ _FEATURES_VERSION = 1
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    runner_steps.start_logging(FLAGS)
     runner_steps.check_flags(FLAGS)
     if FLAGS.do_train and not FLAGS.train_file:
         raise flags.ValidationError("If `do_train` is True, then `train_file` must be "

@@ -102,6 +102,13 @@ def _resume_hint():
             f"command resumes from step {step}")
 
 
+def start_logging(flag_values):
+    """INFO (the progress lines) unless --verbosity was given: --verbosity=1 adds the details
+    (e.g. every variable a checkpoint load initialized), -1 leaves warnings only."""
+    if not flag_values["verbosity"].present:
+        logging.set_verbosity(logging.INFO)
+
+
 # ---- flag checks ----
 
 
@@ -323,6 +330,10 @@ def make_engine(flag_values, task, eval_batch_flag="eval_batch_size"):
                     dynamic_padding=flag_values.dynamic_padding,
                     pad_to_multiple_of=flag_values.pad_to_multiple_of,
                     jit_compile=flag_values.use_xla)
+    replicas = strategy.num_replicas_in_sync
+    devices = ", ".join(getattr(strategy.extended, "worker_devices", ()))
+    logging.info("Running on %s (%d replica%s)", devices or strategy_name(flag_values),
+                 replicas, "" if replicas == 1 else "s")
     # Every batch the run will use must split over the replicas: known now, not after training.
     for flag, wanted in (("train_batch_size", flag_values.do_train),
                          (eval_batch_flag, flag_values.do_eval),

@@ -178,3 +178,21 @@ def test_run_reports_an_os_error_by_the_file_the_user_named_not_a_temporary():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "-c: error: /data/out/train.tf_record: No space left on device")
+
+
+def test_logging_is_info_unless_verbosity_is_given():
+    from absl import logging
+    previous = logging.get_verbosity()
+    try:
+        logging.set_verbosity(logging.WARNING)
+        runner_steps.start_logging(FLAGS)
+        assert logging.get_verbosity() == logging.INFO
+        with flagsaver.flagsaver(verbosity=1):
+            FLAGS["verbosity"].present = 1  # as if --verbosity=1 were given
+            try:
+                runner_steps.start_logging(FLAGS)
+                assert logging.get_verbosity() == 1  # the load's variable list shows
+            finally:
+                FLAGS["verbosity"].present = 0
+    finally:
+        logging.set_verbosity(previous)

@@ -47,7 +47,6 @@ INIT_CHECKPOINT_REPORT = "init_checkpoint_report.txt"
 SLOW_NOTICE_SECONDS = 3.0
 
 
-
 def _input_options() -> tf.data.Options:
     """tf.data options of the engine's input pipelines: no autotuning thread. An iterator's
     destructor waits for that thread to wake from its sleep, up to a minute once it has run
