@@ -214,20 +214,24 @@ def test_training_releases_its_input_pipeline_even_when_it_fails(tmp_path, monke
 def test_input_pipelines_run_without_the_autotuning_thread(tmp_path, monkeypatch):
     # tf.data's autotuning thread sleeps up to a minute between runs, and an iterator's
     # destructor waited for it: SQuAD demo runs sat idle 45-57 s after their last checkpoint.
+    # On one CPU the iterator is the pipeline's own (the strategy's distributed iterator
+    # would rebuild each device's share with default options, autotuning on).
     engine = _engine(_tasks()["ner"](), tmp_path, "ner")
-    distributed, distribute = [], engine.strategy.experimental_distribute_dataset
+    iterated, iterate = [], engine._iterate
 
-    def recording_distribute(dataset, *args, **kwargs):
-        distributed.append(dataset)
-        return distribute(dataset, *args, **kwargs)
+    def recording_iterate(batches):
+        iterator = iterate(batches)
+        iterated.append((batches, iterator))
+        return iterator
 
-    monkeypatch.setattr(engine.strategy, "experimental_distribute_dataset",
-                        recording_distribute)
+    monkeypatch.setattr(engine, "_iterate", recording_iterate)
     config = TrainingConfig(train_batch_size=4, num_train_steps=1, num_warmup_steps=0,
                             learning_rate=1e-3, shuffle_buffer_size=1)
     engine.train(_dataset(_features(8), engine.task), config)
     engine.predict(_dataset(_features(5), engine.task), 5, batch_size=4)
-    assert [d.options().autotune.enabled for d in distributed] == [False, False]
+    assert [b.options().autotune.enabled for b, _ in iterated] == [False, False]
+    assert [type(i).__name__ for _, i in iterated] == ["OwnedIterator", "OwnedIterator"]
+
 
 def test_a_slow_wait_is_announced_while_it_lasts(caplog):
     announced = threading.Event()
@@ -248,6 +252,7 @@ def test_a_slow_wait_is_announced_while_it_lasts(caplog):
     assert not [m for m in messages if m.startswith("Quick")]
     assert messages[0] == "Stopping the pipeline ..."
     assert messages[1].startswith("Stopping the pipeline: done in ")
+
 
 def test_xla_trains_and_predicts_like_the_default(tmp_path):
     features = _features(16, seed=5)

@@ -211,6 +211,21 @@ class Engine:
             raise InputError(f"--{flag}={batch_size} must be a multiple of the number of "
                              f"replicas ({replicas}): each replica gets an equal share")
 
+    def _iterate(self, batches: tf.data.Dataset):
+        """An iterator of global batches for `strategy.run`.
+
+        One CPU replica gets a plain iterator, whose pipeline keeps `_INPUT_OPTIONS`. The
+        strategy's distributed iterator (a MultiDeviceIterator) wraps each device's share in a
+        pipeline TensorFlow builds with default options, autotuning on, and tearing that
+        down waits for the autotuning thread to wake. Several replicas, or a GPU or TPU
+        (where the distributed iterator prefetches to the device), use it all the same.
+        """
+        devices = getattr(self.strategy.extended, "worker_devices", ())
+        if (isinstance(self.strategy, tf.distribute.OneDeviceStrategy) and len(devices) == 1
+                and "CPU" in devices[0].upper()):
+            return iter(batches)
+        return iter(self.strategy.experimental_distribute_dataset(batches))
+
     # ---- training ----
 
     def _micro_batch_gradients(self, features, seed):
@@ -331,7 +346,7 @@ class Engine:
                    .skip(step)  # resume: the batches of the steps already done
                    .prefetch(tf.data.AUTOTUNE)
                    .with_options(_INPUT_OPTIONS))
-        iterator = iter(self.strategy.experimental_distribute_dataset(batches))
+        iterator = self._iterate(batches)
         return step, iterator, self._make_train_loop(config.gradient_accumulation_steps)
 
     def train(self, dataset: tf.data.Dataset, config: TrainingConfig,
@@ -466,7 +481,7 @@ class Engine:
         collected, loss_sum, count = [], 0.0, 0.0
         num_batches = (num_examples + padding) // batch_size
         start = last_log = time.time()
-        iterator = iter(self.strategy.experimental_distribute_dataset(batches))
+        iterator = self._iterate(batches)
         for i in range(num_batches):
             outputs, batch_loss, batch_count = predict_fn(iterator)
             local = {k: np.concatenate([t.numpy() for t in
