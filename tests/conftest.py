@@ -1,6 +1,7 @@
 """Shared fixtures: the tiny config with every axis size different, seeded weights."""
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -82,6 +83,16 @@ TINY_VOCAB = _VOCAB_HEAD + [f"word{i}" for i in range(99 - len(_VOCAB_HEAD))]
 def write_vocab(path, tokens=TINY_VOCAB):
     path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
     return str(path)
+
+
+def snapshot(directory):
+    """{relative path: bytes} of every file under directory ({} when it does not exist): what
+    a test compares before and after a command that must leave a directory untouched."""
+    directory = pathlib.Path(directory)
+    if not directory.exists():
+        return {}
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def run_main(main, **flag_values):

@@ -8,13 +8,9 @@ import pytest
 from bert_tf.config import BertConfig
 from bert_tf.errors import InputError
 from bert_tf.run_record import RUN_CONFIG, load_run_record, save_run_record
-from tests.conftest import TINY, TINY_VOCAB, write_vocab
+from tests.conftest import TINY, TINY_VOCAB, snapshot, write_vocab
 
 SETTINGS = {"labels": ["0", "1"], "max_seq_length": 7, "do_lower_case": True}
-
-
-def _files(directory):
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 def _save(out, vocab, settings=SETTINGS, config=None):
@@ -60,7 +56,7 @@ def test_a_checkpointed_run_refuses_another_run_and_nothing_is_touched(tmp_path,
     out = tmp_path / "out"
     _save(out, vocab)
     (out / "model.ckpt-8.index").write_bytes(b"")
-    before = _files(out)
+    before = snapshot(out)
     settings, config = SETTINGS, None
     if change == "settings":
         settings = dict(SETTINGS, max_seq_length=9)
@@ -70,7 +66,7 @@ def test_a_checkpointed_run_refuses_another_run_and_nothing_is_touched(tmp_path,
         vocab = write_vocab(tmp_path / "other.txt", TINY_VOCAB[::-1])
     with pytest.raises(InputError, match=message):
         _save(out, vocab, settings, config)
-    assert _files(out) == before
+    assert snapshot(out) == before
 
 
 def test_old_records_are_checked_against_their_saved_copies(tmp_path):

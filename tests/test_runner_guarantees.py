@@ -28,7 +28,7 @@ import run_squad
 from bert_tf.config import BertConfig
 from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.outputs.glue import read_eval_results
-from tests.conftest import TINY_VOCAB, run_main, write_vocab
+from tests.conftest import TINY_VOCAB, run_main, snapshot, write_vocab
 from tests.runner_fixtures import (NER_LABELS, write_tiny_bert, write_toy_ner, write_toy_squad,
                                    write_toy_task)
 
@@ -38,15 +38,6 @@ TOY = dict(task_name="custom", text_a_column="sentence", label_column="label",
            max_seq_length=16, train_batch_size=8, eval_batch_size=4, predict_batch_size=4,
            learning_rate=2e-3, num_train_epochs=1.0, save_checkpoints_steps=2,
            log_every_n_steps=2)
-
-
-def snapshot(directory):
-    """{relative path: bytes} of every file under directory ({} when it does not exist)."""
-    directory = pathlib.Path(directory)
-    if not directory.exists():
-        return {}
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import runner_steps
 from bert_tf.config import BertConfig
 from bert_tf.errors import InputError
 from bert_tf.run_record import save_run_record
-from tests.conftest import TINY, TINY_VOCAB, write_vocab
+from tests.conftest import TINY, TINY_VOCAB, snapshot, write_vocab
 
 FLAGS = flags.FLAGS
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -67,10 +67,6 @@ def _trained_dir(tmp_path, checkpoint=True):
     return out, settings
 
 
-def _files(directory):
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
-
-
 def test_resolve_run_takes_a_trained_output_dir_settings(tmp_path):
     out, settings = _trained_dir(tmp_path)
     with flagsaver.flagsaver(output_dir=str(out), do_train=False, do_predict=True):
@@ -110,7 +106,7 @@ def test_resolve_run_refuses_another_runners_output_dir_in_one_line(tmp_path):
 
 def test_resolve_run_refuses_other_model_files_for_a_trained_dir_and_writes_nothing(tmp_path):
     out, settings = _trained_dir(tmp_path)
-    before = _files(out)
+    before = snapshot(out)
     other_vocab = write_vocab(tmp_path / "other_vocab.txt", TINY_VOCAB[::-1])  # same size
     other_config = tmp_path / "other_config.json"
     other_config.write_text(json.dumps(dict(TINY, hidden_act="relu")))
@@ -131,7 +127,7 @@ def test_resolve_run_refuses_other_model_files_for_a_trained_dir_and_writes_noth
                              bert_config_file=str(tmp_path / "bert_config.json")):
         assert runner_steps.resolve_run(FLAGS, "run_classifier", (),
                                         lambda: settings).settings == settings
-    assert _files(out) == before
+    assert snapshot(out) == before
 
 
 def test_resolve_run_for_training_needs_the_model_files(tmp_path):
