@@ -16,8 +16,9 @@ EXTRAS_REQUIRE = {
     # transformers is only an independent numeric reference in the tests (its TF BERT and
     # its tokenizer); the library itself reads and writes the HF layout without it.
     # scikit-learn, scipy and seqeval: independent references for the metrics.
+    # torch (its CPU build) writes the pytorch_model.bin files the HF loading path reads.
     "test": ["pytest==8.4.2", "transformers==4.57.6", "scikit-learn==1.9.1", "scipy==1.17.1",
-             "seqeval==1.2.2"],
+             "seqeval==1.2.2", "torch==2.13.0"],
 }
 
 setuptools.setup(
