@@ -34,10 +34,26 @@ def test_all_variables_trainable_and_distinct_initial_values(tiny_config):
     assert 0.5 * 0.02 < word.std() < 0.02
 
 
+@pytest.fixture
+def float64_policy():
+    """Layers built inside compute in float64, as the NumPy reference does."""
+    tf_keras.mixed_precision.set_global_policy("float64")
+    yield
+    tf_keras.mixed_precision.set_global_policy("float32")
+
+
+# float32: the precision models run in (the difference is rounding, about 1e-6 here).
+# float64: the reference's own precision, so any change of the computation itself (a LayerNorm
+# epsilon of 1e-7 instead of 1e-12, a constant rounded to float32) is far above rounding
+# (about 2e-15 here).
+@pytest.mark.parametrize("dtype, atol", [("float32", 1e-5), ("float64", 1e-12)])
 @pytest.mark.parametrize("hidden_act", ["gelu", "gelu_exact", "relu"])
-def test_outputs_match_numpy_transcription_of_original(hidden_act):
+def test_outputs_match_numpy_transcription_of_original(request, hidden_act, dtype, atol):
+    if dtype == "float64":
+        request.getfixturevalue("float64_policy")
     config = BertConfig(**dict(TINY, hidden_act=hidden_act))
     model = _built(config)
+    assert {v.dtype for v in model.variables} == {tf.as_dtype(dtype)}
     weights = random_original_weights(seed=3)
     assign_weights(model, WeightSource.from_arrays("random", weights))
     input_ids, input_mask, segment_ids = random_batch()
@@ -47,10 +63,11 @@ def test_outputs_match_numpy_transcription_of_original(hidden_act):
                                   TINY["num_attention_heads"], TINY["num_hidden_layers"],
                                   hidden_act)
     for key in ("sequence_output", "pooled_output", "embedding_output"):
-        np.testing.assert_allclose(out[key].numpy(), ref[key], atol=1e-5, err_msg=key)
+        assert out[key].dtype == dtype, key
+        np.testing.assert_allclose(out[key].numpy(), ref[key], atol=atol, rtol=0, err_msg=key)
     assert len(out["all_encoder_layers"]) == TINY["num_hidden_layers"]
     for ours, theirs in zip(out["all_encoder_layers"], ref["all_encoder_layers"]):
-        np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-5)
+        np.testing.assert_allclose(ours.numpy(), theirs, atol=atol, rtol=0)
 
 
 def test_padding_does_not_change_real_positions(tiny_config):

@@ -57,10 +57,12 @@ class BertSelfAttention(tf_keras.layers.Layer):
         v = self._split_heads(self.value(hidden_states), batch, length)   # [B, T, N, H]
         # einsum reads the [B, S, N, H] layout directly: no transposes around the matmuls.
         scores = tf.einsum("bfnh,btnh->bnft", q, k)                       # [B, N, F, T]
-        scores = scores * tf.cast(1.0 / math.sqrt(self.head_size), scores.dtype)
+        scores = scores * tf.constant(1.0 / math.sqrt(self.head_size), scores.dtype)
         scores += tf.cast(attention_bias, scores.dtype)
-        # Softmax in float32 even under mixed precision: the -10000 bias and large logits.
-        probs = tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1)
+        # Softmax in float32 even under mixed precision (the -10000 bias and large logits);
+        # a float64 model (the tests' reference comparison) keeps float64.
+        softmax_dtype = tf.float64 if scores.dtype == tf.float64 else tf.float32
+        probs = tf.nn.softmax(tf.cast(scores, softmax_dtype), axis=-1)
         probs = dropout(tf.cast(probs, self.compute_dtype), self.attention_probs_dropout_prob,
                         training, seed)
         context = tf.einsum("bnft,btnh->bfnh", probs, v)                  # [B, F, N, H]
