@@ -64,9 +64,11 @@ def length_grouped_batches(dataset: tf.data.Dataset, batch_size: int, multiple: 
     """Batches of `batch_size` examples of similar length, each cut to its longest example.
 
     Windows of `group_batches * batch_size` examples are sorted by length and cut into
-    batches; with `shuffle_seed` the batches of a window are then shuffled (training), else
-    they stay in window order (prediction: the caller restores the example order from an
-    index feature). Deterministic for a given input order and seed.
+    batches; with `shuffle_seed` the batches of each window are then put in an order drawn
+    from (seed, window number) (training), else they stay in window order (prediction: the
+    caller restores the example order from an index feature). Each window holds exactly the
+    examples of the same window of the input order; deterministic for an input order and
+    seed.
 
     Args:
         dataset: unbatched feature dicts with `input_ids` and `input_mask` [S]. For whole
@@ -81,12 +83,29 @@ def length_grouped_batches(dataset: tf.data.Dataset, batch_size: int, multiple: 
         Batched feature dicts; sequence features [batch_size, L], L varying by batch.
     """
     names = sequence_feature_names(dataset.element_spec, sequence_features)
-    batches = (dataset.batch(batch_size * group_batches)
-               .map(_sort_by_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-               .unbatch()
-               .batch(batch_size, drop_remainder=True))
+    windows = (dataset.batch(batch_size * group_batches)
+               .map(_sort_by_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
     if shuffle_seed is not None:
-        batches = batches.shuffle(group_batches, seed=shuffle_seed,
-                                  reshuffle_each_iteration=True)
+        # Window w's batches in an order drawn from (seed, w) alone: each window keeps
+        # exactly its own examples (a shuffle buffer over the stream of batches would mix
+        # neighbouring windows), and a resumed run, which skips the batches already done,
+        # sees the same order.
+        windows = windows.enumerate().map(
+            lambda w, features: _shuffle_batches(features, batch_size, shuffle_seed, w),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    batches = windows.unbatch().batch(batch_size, drop_remainder=True)
     return batches.map(lambda f: cut_batch(f, names, multiple),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _shuffle_batches(window, batch_size: int, seed: int, window_index):
+    """A window's whole batches ([W] examples, in batch_size runs) in a seeded random order;
+    a last partial batch (the end of a finite dataset) stays last."""
+    size = tf.shape(window["input_ids"])[0]
+    num_batches = size // batch_size
+    draw = tf.random.stateless_uniform(
+        [num_batches], seed=tf.stack([tf.cast(seed, tf.int64), window_index]))
+    first = tf.argsort(draw) * batch_size                                   # [num_batches]
+    order = tf.concat([tf.reshape(first[:, tf.newaxis] + tf.range(batch_size), [-1]),
+                       tf.range(num_batches * batch_size, size)], axis=0)   # [W]
+    return {name: tf.gather(value, order) for name, value in window.items()}
