@@ -24,6 +24,10 @@ class Task(abc.ABC):
 
     # Per-token features ([S]) that dynamic padding may cut; a task with others adds them.
     sequence_features: Tuple[str, ...] = SEQUENCE_FEATURES
+    # True when the loss reads the padded positions too (SQuAD's softmax over all S
+    # positions, as the original): the engine then trains on batches padded to S, since a
+    # cut batch would drop those terms and train another loss.
+    loss_reads_padding: bool = False
 
     @abc.abstractmethod
     def build_model(self) -> tf_keras.Model:

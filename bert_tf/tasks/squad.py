@@ -23,6 +23,11 @@ class SquadTask(Task):
     """Args: config; classifier_dropout on the sequence output while training (default 0,
     as the original)."""
 
+    # The original's start/end softmax runs over all max_seq_length positions, padding
+    # included (its logits are not masked): training batches are never cut (prediction
+    # still is: the logits at the real positions are the same).
+    loss_reads_padding = True
+
     def __init__(self, config: BertConfig, classifier_dropout: float = SQUAD_DROPOUT_PROB):
         self.config = config
         self.classifier_dropout = classifier_dropout

@@ -13,7 +13,8 @@ ends with the same weights as one never interrupted (fp16 loss scaling excepted:
 is not checkpointed).
 
 Speed: batches are cut to their longest example and examples grouped by length
-(data.dynamic_padding; off for TPUs, which need static shapes), the forward/backward pass can
+(data.dynamic_padding; off for TPUs, which need static shapes, and for the training batches
+of a task whose loss reads the padding, SQuAD), the forward/backward pass can
 be compiled with XLA, several steps run per call, and `gradient_accumulation_steps`
 micro-batches make one optimizer step equal to a step on the whole batch.
 """
@@ -321,6 +322,9 @@ class Engine:
                 f"batch of each replica ({per_replica} = --train_batch_size="
                 f"{config.train_batch_size} / {self.strategy.num_replicas_in_sync} replicas)")
 
+    def _cuts_training_batches(self) -> bool:
+        return self.dynamic_padding and not self.task.loss_reads_padding
+
     def prepare_training(self, dataset: tf.data.Dataset, config: TrainingConfig,
                          init_checkpoint: Optional[str] = None):
         """Builds the optimizer, restores the latest checkpoint (else `init_checkpoint`) and
@@ -336,7 +340,7 @@ class Engine:
                     .shuffle(config.shuffle_buffer_size, seed=config.seed,
                              reshuffle_each_iteration=True)
                     .repeat())
-        if self.dynamic_padding:
+        if self._cuts_training_batches():
             batches = length_grouped_batches(examples, config.train_batch_size,
                                              self.pad_to_multiple_of, shuffle_seed=config.seed,
                                              sequence_features=self.task.sequence_features)
@@ -378,7 +382,7 @@ class Engine:
         start_step, start_time, loss = step, time.time(), float("nan")
         logging.info("***** Training: steps %d to %d, global batch %d (%d micro-batches), "
                      "dynamic padding %s, XLA %s *****", step, total, config.train_batch_size,
-                     config.gradient_accumulation_steps, self.dynamic_padding,
+                     config.gradient_accumulation_steps, self._cuts_training_batches(),
                      self.jit_compile)
         try:
             while step < total:
@@ -457,7 +461,9 @@ class Engine:
         length and put back in order by their index afterwards.
 
         Returns:
-            (outputs: name -> np.ndarray [num_examples, ...], mean loss over real examples).
+            (outputs: name -> np.ndarray [num_examples, ...], mean loss over real examples;
+            NaN for cut batches of a task whose loss reads the padding (SQuAD), which no
+            runner reports).
         """
         self.check_batch_size(batch_size, f"{description}_batch_size")
         padding = (-num_examples) % batch_size
@@ -503,7 +509,9 @@ class Engine:
         real = merged.pop(IS_REAL_EXAMPLE)[order].astype(bool)
         assert len(real) == num_examples + padding and real[:num_examples].all()
         outputs = {k: v[order][:num_examples] for k, v in merged.items()}
-        return outputs, (loss_sum / count if count else math.nan)
+        if not count or (self.dynamic_padding and self.task.loss_reads_padding):
+            return outputs, math.nan
+        return outputs, loss_sum / count
 
     def export(self, export_dir: str) -> str:
         """Writes a SavedModel of the task (see `export.export_saved_model`) that computes
