@@ -14,8 +14,10 @@ from tests.conftest import run_main
 from tests.runner_fixtures import NER_LABELS, write_tiny_bert, write_toy_ner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# learning_rate: at 3e-3 the toy model collapsed to tagging every entity word B-ANIMAL for
+# half the seeds tried (the test passed by the seed's luck); 1e-3 and 2e-3 learned every seed.
 TOY = dict(max_seq_length=16, train_batch_size=8, eval_batch_size=5, predict_batch_size=7,
-           learning_rate=3e-3, num_train_epochs=30.0, save_checkpoints_steps=100,
+           learning_rate=2e-3, num_train_epochs=30.0, save_checkpoints_steps=100,
            log_every_n_steps=20, doc_stride=6)
 
 

@@ -14,10 +14,12 @@ import tensorflow as tf
 import tf_keras
 
 from bert_tf.config import BertConfig
-from bert_tf.data.dynamic_padding import cut_batch, length_grouped_batches
+from bert_tf.data.dynamic_padding import (LENGTH_GROUP_BATCHES, cut_batch,
+                                          length_grouped_batches, sequence_feature_names)
 from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.tasks.classification import ClassificationTask
 from bert_tf.tasks.ner import TokenClassificationTask
+from bert_tf.tasks.squad import SquadTask
 from bert_tf.training import Engine, TrainingConfig, create_strategy, engine as engine_module
 from bert_tf.weights.checkpoints import checkpoint_names
 from tests.conftest import TINY, random_original_weights
@@ -120,6 +122,163 @@ def test_dynamic_padding_gives_the_fixed_padding_outputs_in_input_order(tmp_path
         np.testing.assert_allclose(pick(dynamic[key][20]), pick(alone[key][0]), atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["classifier", "ner", "ner_crf"])
+def test_training_on_a_cut_batch_gives_the_loss_and_gradients_of_the_uncut_batch(tmp_path,
+                                                                                 name):
+    # What dynamic padding promises for training: the same examples give the same loss and
+    # gradients cut to their longest example as padded to S (no dropout: its masks are drawn
+    # for the tensor's shape, so a cut batch gets other masks, as another seed would).
+    features = _features(6, seed=7, lengths=[3, 11, 5, 2, 9, 7])
+    engine = _engine(_tasks()[name](), tmp_path, name)
+    batch = {k: tf.constant(v) for k, v in
+             next(iter(_dataset(_with_real_flag(features), engine.task).batch(6))).items()}
+    cut = cut_batch(batch, sequence_feature_names(batch, engine.task.sequence_features), 8)
+    assert cut["input_ids"].shape == (6, 16)
+    seed = tf.constant([1, 2], tf.int64)
+    padded_grads, padded_loss, padded_count = engine._micro_batch_gradients(batch, seed)
+    cut_grads, cut_loss, cut_count = engine._micro_batch_gradients(cut, seed)
+    assert float(cut_count) == float(padded_count) > 0
+    assert float(cut_loss) == pytest.approx(float(padded_loss), rel=1e-6)
+    for variable, a, b in zip(engine.model.trainable_variables, padded_grads, cut_grads):
+        assert (a is None) == (b is None), variable.name
+        if a is not None:
+            np.testing.assert_allclose(tf.convert_to_tensor(b), tf.convert_to_tensor(a),
+                                       rtol=1e-4, atol=1e-7, err_msg=variable.name)
+
+
+def _training_batches(tmp_path, name, features, num_batches, seed, dynamic_padding):
+    """The first `num_batches` training batches the engine would run, as example indices."""
+    engine = _engine(_tasks()["classifier"](), tmp_path, name, dynamic_padding=dynamic_padding)
+    config = TrainingConfig(train_batch_size=4, num_train_steps=num_batches,
+                            num_warmup_steps=0, learning_rate=1e-3, seed=seed,
+                            shuffle_buffer_size=1000)
+    dataset = _dataset(features, engine.task).map(
+        lambda f: dict(f, index=f["input_ids"][-1]))  # the index rides in the last token id
+    _, iterator, _ = engine.prepare_training(dataset, config)
+    return [next(iterator)["index"].numpy() for _ in range(num_batches)]
+
+
+def test_length_grouped_training_order_is_a_seeded_permutation_of_each_window(tmp_path):
+    # Length grouping changes which examples share a batch, nothing else: each window of
+    # LENGTH_GROUP_BATCHES batches holds exactly the examples of the same window of the
+    # fixed-padding order (the same seeded shuffle, epoch after epoch), and the order is a
+    # function of the seed.
+    window = LENGTH_GROUP_BATCHES
+    features = _features(64, seed=8, lengths=np.random.default_rng(8).integers(2, S, 64))
+    features["input_ids"][:, -1] = np.arange(64)  # beyond every length: never read
+    steps = 2 * window  # 4 windows of 32 batches of 4 = 8 epochs of 64 examples
+    grouped = _training_batches(tmp_path, "grouped", features, steps, 5, True)
+    fixed = _training_batches(tmp_path, "fixed", features, steps, 5, False)
+    for start in range(0, steps, window):
+        in_window = np.concatenate(grouped[start:start + window])
+        np.testing.assert_array_equal(np.sort(in_window),
+                                      np.sort(np.concatenate(fixed[start:start + window])))
+        assert np.array_equal(np.bincount(in_window, minlength=64), np.full(64, 2))
+    assert not np.array_equal(np.concatenate(grouped), np.concatenate(fixed))
+    # Batches of similar length: the grouped batches pad far less than the fixed ones.
+    lengths = features["input_mask"].sum(1)
+    spread = [np.ptp(lengths[b]) for b in grouped], [np.ptp(lengths[b]) for b in fixed]
+    assert np.mean(spread[0]) < 0.5 * np.mean(spread[1])
+    again = _training_batches(tmp_path, "again", features, steps, 5, True)
+    other = _training_batches(tmp_path, "other", features, steps, 6, True)
+    np.testing.assert_array_equal(np.concatenate(again), np.concatenate(grouped))
+    assert not np.array_equal(np.concatenate(other), np.concatenate(grouped))
+
+
+def _log_softmax(logits):
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def _crf_log_likelihood(emissions, tags, mask, transitions):
+    """Per sequence: the gold path's score minus log Z over the positions where mask = 1
+    (transitions between consecutive labelled positions), by the forward algorithm."""
+    out = []
+    for e, y, m in zip(emissions.astype(np.float64), tags, mask):
+        positions = np.flatnonzero(m)
+        if not len(positions):
+            out.append(0.0)
+            continue
+        e, y = e[positions], y[positions]
+        score = e[np.arange(len(y)), y].sum() + transitions[y[:-1], y[1:]].sum()
+        alpha = e[0]
+        for t in range(1, len(e)):
+            scores = alpha[:, None] + transitions + e[t][None]          # [C, C]
+            top = scores.max(0)
+            alpha = top + np.log(np.exp(scores - top).sum(0))
+        out.append(score - (alpha.max() + np.log(np.exp(alpha - alpha.max()).sum())))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", ["classifier", "regression", "ner", "ner_crf", "squad"])
+def test_eval_loss_is_the_numpy_mean_loss_of_the_real_examples(tmp_path, name):
+    # eval_loss, computed in NumPy from the logits: mean cross-entropy over the real examples
+    # (the classifier, SQuAD's mean of start and end), mean squared error (regression), mean
+    # over labelled tokens (NER), mean negative log-likelihood per sentence (CRF). 37
+    # examples in batches of 5: the 3 padding examples of the last batch must not count.
+    features = _features(37, seed=9)
+    rng = np.random.default_rng(9)
+    tasks = dict(_tasks(), regression=lambda: ClassificationTask(NO_DROPOUT, 1,
+                                                                 is_regression=True),
+                 squad=lambda: SquadTask(NO_DROPOUT))
+    # SQuAD's loss reads the padded positions (see SquadTask): only fixed padding gives it.
+    engine = _engine(tasks[name](), tmp_path, name, dynamic_padding=name != "squad")
+    for variable in engine.model.trainable_variables:  # logits far from uniform
+        if "output_weights" in variable.name:
+            variable.assign(variable * 50.0)
+    if name == "regression":
+        features["class_ids"] = rng.normal(size=37).astype(np.float32)
+    if name == "squad":
+        lengths = features["input_mask"].sum(1)
+        features["start_positions"] = rng.integers(0, lengths).astype(np.int32)
+        features["end_positions"] = rng.integers(0, lengths).astype(np.int32)
+        for key in ("label_ids", "label_mask", "class_ids"):
+            del features[key]
+        dataset = tf.data.Dataset.from_tensor_slices(features)
+    else:
+        dataset = _dataset(features, engine.task)
+    _, loss = engine.predict(dataset, 37, batch_size=5)
+    logits = engine.model({k: tf.constant(v) for k, v in features.items()},
+                          training=False).numpy().astype(np.float64)
+    rows = np.arange(37)
+    if name == "classifier":
+        expected = -_log_softmax(logits)[rows, features["class_ids"]].mean()
+    elif name == "regression":
+        expected = ((logits[:, 0] - features["class_ids"]) ** 2).mean()
+    elif name == "squad":
+        log_p = _log_softmax(np.moveaxis(logits, -1, 1))                         # [B, 2, S]
+        expected = -(log_p[rows, 0, features["start_positions"]] +
+                     log_p[rows, 1, features["end_positions"]]).mean() / 2
+    elif name == "ner":
+        mask = features["label_mask"].astype(bool)
+        log_p = np.take_along_axis(_log_softmax(logits), features["label_ids"][..., None], -1)
+        expected = -log_p[..., 0][mask].mean()
+    else:
+        log_likelihood = _crf_log_likelihood(logits, features["label_ids"],
+                                             features["label_mask"],
+                                             engine.task.crf.transitions.numpy())
+        expected = -log_likelihood[features["label_mask"].any(1)].mean()
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_squad_trains_on_whole_windows_as_the_original(tmp_path):
+    # The original's start/end softmax runs over all S positions, padding included: cut
+    # batches would train another loss (and their eval loss is not that loss: NaN).
+    features = _features(8, seed=10)
+    features = {k: features[k] for k in ("input_ids", "input_mask", "segment_ids")}
+    features["start_positions"] = features["end_positions"] = np.ones(8, np.int32)
+    engine = _engine(SquadTask(NO_DROPOUT), tmp_path, "squad")
+    assert engine.dynamic_padding
+    config = TrainingConfig(train_batch_size=4, num_train_steps=2, num_warmup_steps=0,
+                            learning_rate=1e-3, shuffle_buffer_size=1)
+    dataset = tf.data.Dataset.from_tensor_slices(features)
+    _, iterator, _ = engine.prepare_training(dataset, config)
+    assert [next(iterator)["input_ids"].shape for _ in range(2)] == [(4, S)] * 2
+    outputs, loss = engine.predict(dataset, 8, batch_size=4)
+    assert np.isnan(loss) and outputs["start_logits"].shape == (8, S)
+
+
 def _one_step(tmp_path, name, task_fn, features, batch_size, strategy="one_device", **kwargs):
     accumulation = kwargs.pop("gradient_accumulation_steps", 1)
     engine = _engine(task_fn(), tmp_path, name, strategy, **kwargs)
@@ -130,21 +289,69 @@ def _one_step(tmp_path, name, task_fn, features, batch_size, strategy="one_devic
     return [v.numpy() for v in engine.model.trainable_variables]
 
 
+def _with_real_flag(features):
+    return dict(features, is_real_example=np.ones(len(features["input_ids"]), np.int32))
+
+
+def _gradient_applied(tmp_path, name, task_fn, features, monkeypatch, **kwargs):
+    """The gradient the engine's first step applies, read off one plain-SGD step.
+
+    With SGD at learning rate 1 (no moments, no clipping) the update is the gradient itself,
+    so a weighting error shows in its values, not only in its signs as after one Adam step.
+    Returns {variable name: float64 gradient} (variables without a gradient: zero).
+    """
+    monkeypatch.setattr(engine_module, "create_optimizer",
+                        lambda *args, **kw: tf_keras.optimizers.SGD(learning_rate=1.0))
+    accumulation = kwargs.pop("gradient_accumulation_steps", 1)
+    # Fixed padding: the first batch is then the whole of `features`, in order (length
+    # grouping would fill it from a window of several repeats of so small a dataset).
+    engine = _engine(task_fn(), tmp_path, name, dynamic_padding=False, **kwargs)
+    config = TrainingConfig(train_batch_size=len(features["input_ids"]), num_train_steps=1,
+                            num_warmup_steps=0, learning_rate=1.0, shuffle_buffer_size=1,
+                            gradient_accumulation_steps=accumulation)
+    _, iterator, train_loop = engine.prepare_training(_dataset(features, engine.task), config)
+    before = {v.name: v.numpy().astype(np.float64) for v in engine.model.trainable_variables}
+    train_loop(iterator, tf.constant(1))
+    return {v.name: before[v.name] - v.numpy() for v in engine.model.trainable_variables}
+
+
+def _whole_batch_gradient(tmp_path, task_fn, features):
+    """Reference: the gradient of the whole batch's mean loss, one tape, no engine step."""
+    engine = _engine(task_fn(), tmp_path, "reference")
+    batch = {k: tf.constant(v) for k, v in _with_real_flag(features).items()}
+    if isinstance(engine.task, ClassificationTask):
+        batch["label_ids"] = batch["class_ids"]
+    variables = engine.model.trainable_variables
+    with tf.GradientTape() as tape:
+        loss_sum, count = engine.task.loss(engine.model(batch, training=True), batch)
+        loss = loss_sum / count
+    return {v.name: np.zeros(v.shape) if g is None else tf.convert_to_tensor(g).numpy()
+            for v, g in zip(variables, tape.gradient(loss, variables))}
+
+
+def _assert_same_gradients(got, want):
+    assert got.keys() == want.keys()
+    scale = max(np.abs(g).max() for g in want.values())
+    for name in want:
+        # float32 rounding of the weights read back (|w| ~ 0.05) and of the sums: 1e-6 of
+        # the largest gradient; a wrong micro-batch weighting moves them by percents.
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-3, atol=1e-6 * scale,
+                                   err_msg=name)
+
+
 @pytest.mark.parametrize("name", ["classifier", "ner", "ner_crf"])
-def test_gradient_accumulation_equals_one_step_on_the_whole_batch(tmp_path, name):
+def test_gradient_accumulation_equals_one_step_on_the_whole_batch(tmp_path, name, monkeypatch):
     # NER micro-batches count different numbers of labelled tokens: the weighting must make
     # the update that of the whole batch's mean loss, not the mean of micro-batch means.
     features = _features(16, seed=4)
-    whole = _one_step(tmp_path, "whole", _tasks()[name], features, 16)
-    micro = _one_step(tmp_path, "micro", _tasks()[name], features, 16,
-                      gradient_accumulation_steps=4)
-    initial = [v.numpy() for v in _engine(_tasks()[name](), tmp_path, "init")
-               .model.trainable_variables]
-    moved = 0
-    for w, m, i in zip(whole, micro, initial):
-        np.testing.assert_allclose(m, w, atol=2e-6, rtol=1e-5)
-        moved += not np.allclose(w, i)
-    assert moved > 10  # the step did change the weights
+    want = _whole_batch_gradient(tmp_path, _tasks()[name], features)
+    for accumulation in (1, 4):
+        _assert_same_gradients(_gradient_applied(
+            tmp_path, f"k{accumulation}", _tasks()[name], features, monkeypatch,
+            gradient_accumulation_steps=accumulation), want)
+    if name == "ner":  # the case the weighting exists for: unequal counts per micro-batch
+        counts = features["label_mask"].reshape(4, 4, S).sum(axis=(1, 2))
+        assert len(set(counts)) > 1, counts
 
 
 def test_gradient_accumulation_must_divide_each_replicas_batch(tmp_path):
@@ -254,15 +461,14 @@ def test_a_slow_wait_is_announced_while_it_lasts(caplog):
     assert messages[1].startswith("Stopping the pipeline: done in ")
 
 
-def test_xla_trains_and_predicts_like_the_default(tmp_path):
-    features = _features(16, seed=5)
-    plain = _one_step(tmp_path, "plain", _tasks()["ner"], features, 8)
-    xla = _one_step(tmp_path, "xla", _tasks()["ner"], features, 8, jit_compile=True)
-    for p, x in zip(plain, xla):
-        np.testing.assert_allclose(x, p, atol=1e-5)
+def test_xla_trains_and_predicts_like_the_default(tmp_path, monkeypatch):
+    features = _features(8, seed=5)
+    want = _whole_batch_gradient(tmp_path, _tasks()["ner"], features)
+    _assert_same_gradients(_gradient_applied(tmp_path, "xla", _tasks()["ner"], features,
+                                             monkeypatch, jit_compile=True), want)
     task = _tasks()["classifier"]
     outputs = [_engine(task(), tmp_path, f"p{jit}", jit_compile=jit).predict(
-        _dataset(features, task()), 16, batch_size=4)[0]["probabilities"]
+        _dataset(features, task()), 8, batch_size=4)[0]["probabilities"]
         for jit in (False, True)]
     np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
 
