@@ -96,8 +96,10 @@ def define_training_flags(classifier_dropout=0.1):
                       "float32. LayerNorm, softmax and the loss stay float32.")
     flags.DEFINE_bool("dynamic_padding", True,
                       "Cut each batch to its longest example (rounded up to "
-                      "--pad_to_multiple_of) and group examples by length; outputs are the "
-                      "same and in input order. Always off with the tpu strategy.")
+                      "--pad_to_multiple_of) and group examples by length. Eval and predict "
+                      "outputs are the same, in input order; training sees other batches "
+                      "(as another --seed would). SQuAD trains on whole windows. Always off "
+                      "with the tpu strategy.")
     flags.DEFINE_integer("pad_to_multiple_of", None,
                          "Round dynamic-padding lengths up to a multiple of this (default 8; "
                          "16 with --use_xla: each new length is a new XLA compilation).")
