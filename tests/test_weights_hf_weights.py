@@ -175,6 +175,53 @@ def test_pytorch_bin_with_weights_only(tmp_path):
                                   state["bert.encoder.layer.1.output.dense.weight"].T)
 
 
+class _RunsCodeWhenUnpickled:
+    """A pickle payload that creates a file when loaded without weights_only."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pytorch_bin_that_would_run_code_is_refused_and_runs_none(tmp_path):
+    torch = pytest.importorskip("torch")
+    os.makedirs(tmp_path / "pt")
+    marker = tmp_path / "code_ran"
+    state = {k: torch.from_numpy(v) for k, v in random_hf_state(HF_TINY, seed=11).items()}
+    state["extra"] = _RunsCodeWhenUnpickled(str(marker))
+    torch.save(state, str(tmp_path / "pt" / "pytorch_model.bin"))
+    (tmp_path / "pt" / "config.json").write_text(json.dumps(HF_TINY))
+    with pytest.raises(HFFormatError, match=r"pytorch_model.bin: holds more than tensors.*"
+                                            r"refused.*model.safetensors"):
+        read_hf_directory(str(tmp_path / "pt"))
+    assert not marker.exists()
+
+
+def test_sharded_half_precision_pytorch_bin(tmp_path):
+    # Hub checkpoints are often fp16 and sharded: pytorch_model-0000k-of-0000n.bin + index.
+    torch = pytest.importorskip("torch")
+    state = random_hf_state(HF_TINY, seed=12)
+    os.makedirs(tmp_path / "pt")
+    names = sorted(state)
+    shards = {"pytorch_model-00001-of-00002.bin": names[::2],
+              "pytorch_model-00002-of-00002.bin": names[1::2]}
+    for shard, keys in shards.items():
+        torch.save({k: torch.from_numpy(state[k]).half() for k in keys},
+                   str(tmp_path / "pt" / shard))
+    (tmp_path / "pt" / "pytorch_model.bin.index.json").write_text(json.dumps(
+        {"weight_map": {k: shard for shard, keys in shards.items() for k in keys}}))
+    (tmp_path / "pt" / "config.json").write_text(json.dumps(HF_TINY))
+    arrays = read_hf_directory(str(tmp_path / "pt")).weights.arrays
+    kernel = arrays["bert/encoder/layer_0/attention/self/query/kernel"]
+    assert kernel.dtype == np.float32
+    np.testing.assert_array_equal(
+        kernel, state["bert.encoder.layer.0.attention.self.query.weight"].astype(np.float16)
+        .astype(np.float32).T)
+    assert len(arrays) == len(state)  # every tensor of both shards
+
+
 @pytest.mark.parametrize("hf_act, ours", [("gelu", "gelu_exact"), ("gelu_new", "gelu"),
                                           ("gelu_pytorch_tanh", "gelu"), ("relu", "relu")])
 def test_activation_names_map_to_the_originals(tmp_path, hf_act, ours):

@@ -11,6 +11,7 @@ next-sentence) keep their layout. Nothing here needs the transformers package.
 import dataclasses
 import json
 import os
+import pickle
 import re
 import shutil
 from typing import Dict, List, Optional, Tuple
@@ -274,7 +275,14 @@ def _read_torch_bin(file):
         raise HFFormatError(f"{file}: reading pytorch_model.bin needs torch (pip install "
                             "torch), or convert it to model.safetensors") from None
     # weights_only=True: a .bin file is a pickle; never run code from it.
-    state = torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise HFFormatError(
+            f"{file}: holds more than tensors, and loading it would run code from the file; "
+            f"refused (torch.load weights_only=True: {first_line}). Convert a trusted copy "
+            "to model.safetensors") from None
     return {k: v.float().numpy() if v.is_floating_point() else v.numpy()
             for k, v in state.items()}
 
