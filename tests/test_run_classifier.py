@@ -1,10 +1,8 @@
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -84,55 +82,6 @@ def test_mirrored_over_two_devices_equals_one_device(tmp_path):
                                                           rel=1e-5)
     np.testing.assert_allclose(mirrored["kernel"], single["kernel"], atol=1e-5)
     np.testing.assert_allclose(mirrored["head"], single["head"], atol=1e-5)
-
-
-def _classifier_command(model, data_dir, out, **extra):
-    values = dict(TOY_FLAGS, num_train_epochs=20.0, save_checkpoints_steps=8,
-                  keep_checkpoint_max=100, data_dir=data_dir, output_dir=str(out),
-                  do_train=True, **model, **extra)
-    return [sys.executable, "run_classifier.py"] + [f"--{k}={v}" for k, v in values.items()]
-
-
-def _latest_step(output_dir):
-    """The step of the checkpoint the state file names (0 when there is none yet)."""
-    latest = tf.train.latest_checkpoint(str(output_dir))
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
-
-
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
-    model = write_tiny_bert(tmp_path / "bert")  # dropout on: its masks must resume too
-    data_dir = write_toy_task(tmp_path / "data")
-    total = int(64 / 8 * 20.0)
-
-    uninterrupted = tmp_path / "uninterrupted"
-    done = subprocess.run(_classifier_command(model, data_dir, uninterrupted), cwd=ROOT,
-                          env=ENV, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-    killed = tmp_path / "killed"
-    process = subprocess.Popen(_classifier_command(model, data_dir, killed), cwd=ROOT,
-                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    # Wait for the state file to name step 16 or later, not for ckpt-16's files: a kill
-    # between those files and the state file's update leaves ckpt-8 the latest.
-    while _latest_step(killed) < 16:
-        assert process.poll() is None and time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = _latest_step(killed)
-    assert 16 <= killed_at < total, "the run was not killed mid-way"
-    resumed = subprocess.run(_classifier_command(model, data_dir, killed), cwd=ROOT, env=ENV,
-                             capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"Restoring {killed}/model.ckpt-{killed_at}" in resumed.stderr
-
-    a = tf.train.load_checkpoint(str(uninterrupted / f"model.ckpt-{total}"))
-    b = tf.train.load_checkpoint(str(killed / f"model.ckpt-{total}"))
-    names = a.get_variable_to_shape_map()
-    assert names == b.get_variable_to_shape_map()
-    for name in names:
-        np.testing.assert_array_equal(a.get_tensor(name), b.get_tensor(name), err_msg=name)
 
 
 def test_export_in_a_fresh_process_matches_predict(tmp_path):

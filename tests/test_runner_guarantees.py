@@ -12,10 +12,8 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -27,10 +25,12 @@ import run_ner
 import run_squad
 from bert_tf.config import BertConfig
 from bert_tf.errors import InputError, TrainingDiverged
+from bert_tf.optimization import WarmupLinearDecay
 from bert_tf.outputs.glue import read_eval_results
 from tests.conftest import TINY_VOCAB, run_main, snapshot, write_vocab
 from tests.runner_fixtures import (NER_LABELS, write_tiny_bert, write_toy_ner, write_toy_squad,
                                    write_toy_task)
+from tests.test_kill_resume import _argv, _assert_resumed, _event_files, _run, _scalars
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
@@ -348,29 +348,27 @@ def test_ctrl_c_says_where_the_run_stopped_and_the_same_command_resumes(tmp_path
     model = write_tiny_bert(tmp_path / "bert")
     data_dir = write_toy_task(tmp_path / "data", n_train=64, n_dev=8)
     out = tmp_path / "out"
-    command = _command("run_classifier.py", data_dir=data_dir, output_dir=out, do_train=True,
-                       **model, **dict(TOY, num_train_epochs=20.0, save_checkpoints_steps=8,
-                                       log_every_n_steps=8))
-    process = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not tf.train.latest_checkpoint(str(out)):
-        assert process.poll() is None and time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130, stderr[-3000:]
-    step = int(tf.train.latest_checkpoint(str(out)).rsplit("-", 1)[1])
-    assert step < 160, "the run ended before Ctrl-C"
-    assert stderr.strip().splitlines()[-1] == (
-        f"run_classifier.py: interrupted; {out} holds model.ckpt-{step} (intact): the same "
-        f"command resumes from step {step}")
-    assert "Traceback" not in stderr
-    resumed = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True,
-                             timeout=600)
+    # 64 examples, batch 8, 2 epochs: 16 steps; a training-loop call every 4, a checkpoint
+    # every 8.
+    argv = _argv("run_classifier.py", dict(
+        data_dir=data_dir, output_dir=out, do_train=True, **model,
+        **dict(TOY, num_train_epochs=2.0, save_checkpoints_steps=8, log_every_n_steps=4)))
+    # Ctrl-C before the 4th training-loop call: steps 1-12 done, model.ckpt-8 the latest.
+    interrupted = _run(argv, "train_loop:4", signal_name="INT")
+    assert interrupted.returncode == 130, interrupted.stderr[-3000:]
+    assert _last_line(interrupted) == (
+        f"run_classifier.py: interrupted; {out} holds model.ckpt-8 (intact): the same "
+        f"command resumes from step 8")
+    assert "Traceback" not in interrupted.stderr
+    interrupted_events = _event_files(out)
+    resumed = _run(argv)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"Restoring {out}/model.ckpt-{step}" in resumed.stderr
-    assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-160")
+    # The learning rate a run never interrupted has after each logged step (the default
+    # --warmup_proportion=0.1: 1 warmup step).
+    schedule = WarmupLinearDecay(TOY["learning_rate"], num_train_steps=16, num_warmup_steps=1)
+    _assert_resumed(resumed.stderr, _scalars(_event_files(out) - interrupted_events), out, 8,
+                    {"learning_rate": {s: float(schedule(s - 1)) for s in (4, 8, 12, 16)}})
+    assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-16")
 
 
 def test_the_record_names_config_vocabulary_and_labels(trained):
