@@ -23,18 +23,19 @@ def define_model_flags(max_seq_length=128):
     flags.DEFINE_string("bert_config_file", None,
                         "The config json file corresponding to the pre-trained BERT model. "
                         "This specifies the model architecture.")
-    flags.DEFINE_string("vocab_file", None,
-                        "The vocabulary file that the BERT model was trained on.")
+    # define_once: create_pretraining_data.py has these three too.
+    define_once("string", "vocab_file", None,
+                "The vocabulary file that the BERT model was trained on.")
     flags.DEFINE_string("init_checkpoint", None,
                         "Initial checkpoint (usually from a pre-trained BERT model): an "
                         "original checkpoint prefix/file/directory or a Hugging Face model "
                         "directory.")
-    flags.DEFINE_bool("do_lower_case", True,
-                      "Whether to lower case the input text. Should be True for uncased "
-                      "models and False for cased models.")
-    flags.DEFINE_integer("max_seq_length", max_seq_length,
-                         "The maximum total input sequence length after WordPiece "
-                         "tokenization. Longer sequences are truncated, shorter padded.")
+    define_once("bool", "do_lower_case", True,
+                "Whether to lower case the input text. Should be True for uncased "
+                "models and False for cased models.")
+    define_once("integer", "max_seq_length", max_seq_length,
+                "The maximum total input sequence length after WordPiece "
+                "tokenization. Longer sequences are truncated, shorter padded.")
 
 
 def define_tpu_flags():
@@ -151,3 +152,45 @@ def define_window_flags(doc_stride):
         return
     flags.DEFINE_integer("doc_stride", doc_stride, "When splitting up a long document (or "
                          "sentence) into chunks, how much stride to take between chunks.")
+
+
+def define_once(kind, name, default, help_text):
+    """flags.DEFINE_<kind>(name, default, help_text) unless a runner imported earlier in this
+    process defined it (extract_features.py and create_pretraining_data.py both have
+    --input_file); then only its default is set."""
+    if _defined(name):
+        # Only when it differs: set_default runs the flag's validators (--input_file's
+        # "required" one fails before parsing).
+        if flags.FLAGS[name].default != default:
+            flags.FLAGS.set_default(name, default)
+        return
+    getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
+
+
+def define_pretraining_data_flags():
+    """create_pretraining_data.py's flags: the original's names and defaults, plus
+    --whole_word_mask_choice_per_word. Idempotent; the last runner imported sets the
+    --max_seq_length default."""
+    define_once("string", "input_file", None, "Input raw text file (or comma-separated list of "
+                "files; each may be a glob).")
+    define_once("string", "output_file", None, "Output TF example file (or comma-separated "
+                "list of files: the records are dealt round-robin).")
+    define_once("string", "vocab_file", None,
+                "The vocabulary file that the BERT model was trained on.")
+    define_once("bool", "do_lower_case", True, "Whether to lower case the input text. Should "
+                "be True for uncased models and False for cased models.")
+    define_once("integer", "max_seq_length", 128, "Maximum sequence length.")
+    define_once("bool", "do_whole_word_mask", False, "Whether to use whole word masking rather "
+                "than per-WordPiece masking.")
+    define_once("bool", "whole_word_mask_choice_per_word", False, "With --do_whole_word_mask: "
+                "draw the 80/10/10 choice ([MASK] / keep / random word) once per word, so all "
+                "pieces of a word are treated alike. Off (the default, as the original): it is "
+                "drawn per word-piece, and the records are the original's.")
+    define_once("integer", "max_predictions_per_seq", 20,
+                "Maximum number of masked LM predictions per sequence.")
+    define_once("integer", "random_seed", 12345, "Random seed for data generation.")
+    define_once("integer", "dupe_factor", 10,
+                "Number of times to duplicate the input data (with different masks).")
+    define_once("float", "masked_lm_prob", 0.15, "Masked LM probability.")
+    define_once("float", "short_seq_prob", 0.1, "Probability of creating sequences which are "
+                "shorter than the maximum length.")

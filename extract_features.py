@@ -21,8 +21,10 @@ from bert_tf.weights.pretrained import load_pretrained
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("input_file", None, "Input text: one sentence, or `A ||| B`, per line.")
-flags.DEFINE_string("output_file", None, "Output JSON-lines file.")
+# define_once: create_pretraining_data.py has these too (the tests import both).
+bert_flags.define_once("string", "input_file", None,
+                       "Input text: one sentence, or `A ||| B`, per line.")
+bert_flags.define_once("string", "output_file", None, "Output JSON-lines file.")
 flags.DEFINE_string("layers", "-1,-2,-3,-4", "Indexes of the encoder layers to output.")
 flags.DEFINE_integer("batch_size", 32, "Batch size for predictions.")
 flags.DEFINE_bool("use_one_hot_embeddings", False,
