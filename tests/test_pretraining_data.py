@@ -295,3 +295,28 @@ def test_command_line_end_to_end(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == \
         f"create_pretraining_data.py: error: {tmp_path / 'no.txt'}: no such file"
     assert sorted(os.listdir(tmp_path)) == ["out.tfrecord"]
+
+
+def test_globs_and_comma_lists_and_documents_running_on_across_files(tmp_path):
+    # As the original: a file without a final blank line runs on into the next file.
+    (tmp_path / "b.txt").write_text("the fox .\n\nthe cat .\n")
+    (tmp_path / "a.txt").write_text("the dog .\n")
+    (tmp_path / "c.txt").write_text("a dog .\n")
+    files = ptd.input_files_of(f"{tmp_path / '[ab].txt'}, {tmp_path / 'c.txt'}")
+    assert files == [str(tmp_path / n) for n in ("a.txt", "b.txt", "c.txt")]
+    tokenizer = FullTokenizer(str(DATA / "vocab.txt"))
+    assert ptd.read_documents(files, tokenizer) == [
+        [["the", "dog", "."], ["the", "fox", "."]], [["the", "cat", "."], ["a", "dog", "."]]]
+
+
+def test_imports_beside_the_runners_that_share_its_flags():
+    # extract_features.py and bert_flags' model flags define --input_file, --vocab_file,
+    # --do_lower_case and --max_seq_length too; any import order must work.
+    code = ("import create_pretraining_data, extract_features, run_classifier; "
+            "from absl import flags; print(flags.FLAGS['max_seq_length'].default)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                 "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "128"
