@@ -18,7 +18,10 @@ import shutil
 from typing import Any, Iterator, List, Optional, TextIO, Union
 
 import numpy as np
+import tensorflow as tf
 from absl import logging
+
+from bert_tf.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 
@@ -216,3 +219,24 @@ def write_json(path: PathLike, obj: Any) -> None:
                       default=_json_default) + "\n"
     with atomic_open(path) as f:
         f.write(text)
+
+
+def matching_files(value: str, kind: str) -> List[str]:
+    """The files of a comma list of paths and globs (local or any tf.io.gfile file system):
+    each glob's matches sorted, the list's order kept.
+
+    Raises:
+        InputError: a part matches no file ("<part>: no <kind> found"), or nothing is named.
+    """
+    files = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        matches = sorted(tf.io.gfile.glob(part)) if any(c in part for c in "*?[") else (
+            [part] if tf.io.gfile.exists(part) else [])
+        if not matches:
+            raise InputError(f"{part}: no {kind} found")
+        files.extend(matches)
+    if not files:
+        raise InputError(f"{value!r}: no {kind} named")
+    return files

@@ -245,7 +245,7 @@ def test_vocab_without_mask_is_an_error_naming_it(tmp_path):
 
 
 def test_missing_input_and_bad_flags_write_nothing(tmp_path):
-    with pytest.raises(InputError, match=r"nope\*\.txt: no such file"):
+    with pytest.raises(InputError, match=r"nope\*\.txt: no input file found"):
         _run(tmp_path, tmp_path / "nope*.txt")
     with pytest.raises(flags.ValidationError, match=r"--max_seq_length=4: must be at least 5"):
         _run(tmp_path, DATA / "corpus.txt", max_seq_length=4)
@@ -293,7 +293,7 @@ def test_command_line_end_to_end(tmp_path):
         cwd=ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == \
-        f"create_pretraining_data.py: error: {tmp_path / 'no.txt'}: no such file"
+        f"create_pretraining_data.py: error: {tmp_path / 'no.txt'}: no input file found"
     assert sorted(os.listdir(tmp_path)) == ["out.tfrecord"]
 
 

@@ -23,7 +23,7 @@ from absl import logging
 
 from bert_tf.data.tfrecord import FeatureSpec, _example_proto
 from bert_tf.errors import InputError
-from bert_tf.files import atomic_path
+from bert_tf.files import atomic_path, matching_files
 
 CLS_TOKEN, SEP_TOKEN, MASK_TOKEN = "[CLS]", "[SEP]", "[MASK]"
 
@@ -77,16 +77,7 @@ def input_files_of(input_file: str) -> List[str]:
     Raises:
         InputError: a part matches no file, or nothing is named.
     """
-    files = []
-    for pattern in (p.strip() for p in input_file.split(",")):
-        if pattern:
-            matches = sorted(tf.io.gfile.glob(pattern))
-            if not matches:
-                raise InputError(f"{pattern}: no such file")
-            files.extend(matches)
-    if not files:
-        raise InputError(f"{input_file!r}: no input file named")
-    return files
+    return matching_files(input_file, "input file")
 
 
 def read_documents(input_files: Sequence[str], tokenizer) -> List[Document]:

@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf.errors import InputError
-from bert_tf.files import atomic_path, file_digest, write_json  # noqa: F401 (file_digest: re-exported)
+# file_digest: re-exported for the modules that import it from here.
+from bert_tf.files import atomic_path, file_digest, matching_files, write_json  # noqa: F401
 
 # name -> (dtype, shape): "int" features are stored as int64 and read back as int32.
 FeatureSpec = Dict[str, Tuple[str, Tuple[int, ...]]]
@@ -72,18 +72,7 @@ def tfrecord_files(path: str) -> List[str]:
     Raises:
         InputError: a part matches no file.
     """
-    files = []
-    for part in (p.strip() for p in path.split(",")):
-        if not part:
-            continue
-        matches = sorted(tf.io.gfile.glob(part)) if any(c in part for c in "*?[") else (
-            [part] if tf.io.gfile.exists(part) else [])
-        if not matches:
-            raise InputError(f"{part}: no TFRecord file found")
-        files.extend(matches)
-    if not files:
-        raise InputError(f"{path!r}: no TFRecord file named")
-    return files
+    return matching_files(path, "TFRecord file")
 
 
 def read_tfrecord(path: str, spec: FeatureSpec) -> tf.data.Dataset:
