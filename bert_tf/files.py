@@ -18,7 +18,6 @@ import shutil
 from typing import Any, Iterator, List, Optional, TextIO, Union
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from bert_tf.errors import InputError
@@ -228,6 +227,8 @@ def matching_files(value: str, kind: str) -> List[str]:
     Raises:
         InputError: a part matches no file ("<part>: no <kind> found"), or nothing is named.
     """
+    # Imported here: the result writers (bert_tf/outputs) use this module without TensorFlow.
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
     files = []
     for part in (p.strip() for p in value.split(",")):
         if not part:
