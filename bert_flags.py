@@ -23,13 +23,18 @@ def define_model_flags(max_seq_length=128):
     flags.DEFINE_string("bert_config_file", None,
                         "The config json file corresponding to the pre-trained BERT model. "
                         "This specifies the model architecture.")
-    # define_once: create_pretraining_data.py has these three too.
-    define_once("string", "vocab_file", None,
-                "The vocabulary file that the BERT model was trained on.")
     flags.DEFINE_string("init_checkpoint", None,
                         "Initial checkpoint (usually from a pre-trained BERT model): an "
                         "original checkpoint prefix/file/directory or a Hugging Face model "
                         "directory.")
+    define_tokenizer_flags(max_seq_length)
+
+
+def define_tokenizer_flags(max_seq_length):
+    """--vocab_file, --do_lower_case, --max_seq_length: the fine-tuning runners' and
+    create_pretraining_data.py's (define_once: several runners may share a process)."""
+    define_once("string", "vocab_file", None,
+                "The vocabulary file that the BERT model was trained on.")
     define_once("bool", "do_lower_case", True,
                 "Whether to lower case the input text. Should be True for uncased "
                 "models and False for cased models.")
@@ -175,11 +180,7 @@ def define_pretraining_data_flags():
                 "files; each may be a glob).")
     define_once("string", "output_file", None, "Output TF example file (or comma-separated "
                 "list of files: the records are dealt round-robin).")
-    define_once("string", "vocab_file", None,
-                "The vocabulary file that the BERT model was trained on.")
-    define_once("bool", "do_lower_case", True, "Whether to lower case the input text. Should "
-                "be True for uncased models and False for cased models.")
-    define_once("integer", "max_seq_length", 128, "Maximum sequence length.")
+    define_tokenizer_flags(max_seq_length=128)
     define_once("bool", "do_whole_word_mask", False, "Whether to use whole word masking rather "
                 "than per-WordPiece masking.")
     define_once("bool", "whole_word_mask_choice_per_word", False, "With --do_whole_word_mask: "

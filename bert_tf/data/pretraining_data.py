@@ -223,11 +223,17 @@ def create_instances_from_document(documents, document_index, *, max_seq_length,
     return instances
 
 
+def _draw_choice(rng):
+    """The 80/10/10 rule's draw: "mask" 80%, "keep" 10%, "random" 10%, with the original's
+    calls (a second draw only when the first is not "mask")."""
+    return "mask" if rng.random() < 0.8 else ("keep" if rng.random() < 0.5 else "random")
+
+
 def _replacement(token, vocab_words, rng, choice=None):
     """The 80/10/10 rule: [MASK], the token itself, or a random vocab word. `choice` (a
     word's draw, see `create_masked_lm_predictions`) skips drawing it here."""
     if choice is None:
-        choice = "mask" if rng.random() < 0.8 else ("keep" if rng.random() < 0.5 else "random")
+        choice = _draw_choice(rng)
     if choice == "mask":
         return MASK_TOKEN
     if choice == "keep":
@@ -270,8 +276,7 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
             continue
         choice = None
         if do_whole_word_mask and whole_word_mask_choice_per_word:
-            choice = "mask" if rng.random() < 0.8 else (
-                "keep" if rng.random() < 0.5 else "random")
+            choice = _draw_choice(rng)
         for i in word:
             covered.add(i)
             output_tokens[i] = _replacement(tokens[i], vocab_words, rng, choice)
