@@ -17,30 +17,46 @@ def define_model_flags(max_seq_length=128):
     Idempotent, so several runners can be imported in one process (the tests do); the last
     runner imported sets the --max_seq_length default.
     """
-    if _defined("bert_config_file"):
-        flags.FLAGS.set_default("max_seq_length", max_seq_length)
-        return
-    flags.DEFINE_string("bert_config_file", None,
-                        "The config json file corresponding to the pre-trained BERT model. "
-                        "This specifies the model architecture.")
-    flags.DEFINE_string("init_checkpoint", None,
-                        "Initial checkpoint (usually from a pre-trained BERT model): an "
-                        "original checkpoint prefix/file/directory or a Hugging Face model "
-                        "directory.")
+    define_checkpoint_flags()
     define_tokenizer_flags(max_seq_length)
+
+
+def define_checkpoint_flags():
+    """--bert_config_file and --init_checkpoint (every runner that builds a model)."""
+    define_once("string", "bert_config_file", None,
+                "The config json file corresponding to the pre-trained BERT model. "
+                "This specifies the model architecture.")
+    define_once("string", "init_checkpoint", None,
+                "Initial checkpoint (usually from a pre-trained BERT model): an original "
+                "checkpoint prefix/file/directory or a Hugging Face model directory.")
 
 
 def define_tokenizer_flags(max_seq_length):
     """--vocab_file, --do_lower_case, --max_seq_length: the fine-tuning runners' and
     create_pretraining_data.py's (define_once: several runners may share a process)."""
-    define_once("string", "vocab_file", None,
-                "The vocabulary file that the BERT model was trained on.")
+    define_vocab_file_flag()
     define_once("bool", "do_lower_case", True,
                 "Whether to lower case the input text. Should be True for uncased "
                 "models and False for cased models.")
-    define_once("integer", "max_seq_length", max_seq_length,
+    define_max_seq_length_flag(max_seq_length)
+
+
+def define_vocab_file_flag():
+    define_once("string", "vocab_file", None,
+                "The vocabulary file that the BERT model was trained on.")
+
+
+def define_max_seq_length_flag(default):
+    define_once("integer", "max_seq_length", default,
                 "The maximum total input sequence length after WordPiece "
                 "tokenization. Longer sequences are truncated, shorter padded.")
+
+
+def define_max_predictions_flag():
+    """--max_predictions_per_seq (create_pretraining_data.py and run_pretraining.py)."""
+    define_once("integer", "max_predictions_per_seq", 20,
+                "Maximum number of masked LM predictions per sequence (run_pretraining: must "
+                "match data generation).")
 
 
 def define_tpu_flags():
@@ -66,25 +82,40 @@ def define_tpu_flags():
 
 
 def define_training_flags(classifier_dropout=0.1):
-    """The original runners' training flags and the engine's new ones. Idempotent; the last
-    runner imported sets the --classifier_dropout default (run_squad: 0, as the original)."""
-    if _defined("do_train"):
+    """The fine-tuning runners' training flags (the original's and the engine's). Idempotent;
+    the last runner imported sets the --classifier_dropout default (run_squad: 0, as the
+    original)."""
+    if _defined("num_train_epochs"):
         flags.FLAGS.set_default("classifier_dropout", classifier_dropout)
+        return
+    define_engine_flags()
+    flags.DEFINE_bool("do_predict", False, "Whether to run the model in inference mode on the "
+                      "test set.")
+    flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.")
+    flags.DEFINE_float("num_train_epochs", 3.0, "Total number of training epochs to perform.")
+    flags.DEFINE_float("warmup_proportion", 0.1, "Proportion of training to perform linear "
+                       "learning rate warmup for. E.g., 0.1 = 10% of training.")
+    flags.DEFINE_float("classifier_dropout", classifier_dropout, "Dropout on the encoder "
+                       "output before the task head while training (the original classifier "
+                       "and NER: 0.1; SQuAD: 0).")
+    flags.DEFINE_string("export_dir", None, "Where to write a SavedModel of the fine-tuned "
+                        "model (after training / for the trained output_dir).")
+
+
+def define_engine_flags():
+    """The flags every training runner has (fine-tuning and run_pretraining): the original's
+    output_dir, do_train/do_eval, batch sizes, learning rate, checkpoint and loop steps, TPU
+    flags, and the engine's new ones. Idempotent."""
+    if _defined("do_train"):
         return
     define_tpu_flags()
     flags.DEFINE_string("output_dir", None, "The output directory where the model "
                         "checkpoints, features and results will be written.")
     flags.DEFINE_bool("do_train", False, "Whether to run training.")
     flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.")
-    flags.DEFINE_bool("do_predict", False, "Whether to run the model in inference mode on the "
-                      "test set.")
     flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.")
     flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.")
-    flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.")
     flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.")
-    flags.DEFINE_float("num_train_epochs", 3.0, "Total number of training epochs to perform.")
-    flags.DEFINE_float("warmup_proportion", 0.1, "Proportion of training to perform linear "
-                       "learning rate warmup for. E.g., 0.1 = 10% of training.")
     flags.DEFINE_integer("save_checkpoints_steps", 1000,
                          "How often to save the model checkpoint.")
     flags.DEFINE_integer("iterations_per_loop", 1000,
@@ -105,7 +136,8 @@ def define_training_flags(classifier_dropout=0.1):
                       "--pad_to_multiple_of) and group examples by length. Eval and predict "
                       "outputs are the same, in input order; training sees other batches "
                       "(as another --seed would). SQuAD trains on whole windows. Always off "
-                      "with the tpu strategy.")
+                      "with the tpu strategy and in run_pretraining (its loss is a mean over "
+                      "each batch).")
     flags.DEFINE_integer("pad_to_multiple_of", None,
                          "Round dynamic-padding lengths up to a multiple of this (default 8; "
                          "16 with --use_xla: each new length is a new XLA compilation).")
@@ -118,17 +150,12 @@ def define_training_flags(classifier_dropout=0.1):
     flags.DEFINE_integer("seed", 12345, "Seed for initialization, data order and dropout.")
     flags.DEFINE_integer("keep_checkpoint_max", 5, "How many recent checkpoints to keep.")
     flags.DEFINE_integer("log_every_n_steps", 50, "Steps between progress lines.")
-    flags.DEFINE_float("classifier_dropout", classifier_dropout, "Dropout on the encoder "
-                       "output before the task head while training (the original classifier "
-                       "and NER: 0.1; SQuAD: 0).")
     # The optimizer: the original create_optimizer's values, which it hard-codes.
     flags.DEFINE_float("weight_decay_rate", 0.01, "AdamWeightDecay's decoupled weight decay "
                        "(never on LayerNorm or bias variables, as the original).")
     flags.DEFINE_float("adam_epsilon", 1e-6, "Adam epsilon, added to sqrt(v).")
     flags.DEFINE_float("clip_norm", 1.0, "Clip all gradients together to this global norm; "
                        "0 turns clipping off.")
-    flags.DEFINE_string("export_dir", None, "Where to write a SavedModel of the fine-tuned "
-                        "model (after training / for the trained output_dir).")
 
 
 def define_data_flags():
@@ -187,11 +214,23 @@ def define_pretraining_data_flags():
                 "draw the 80/10/10 choice ([MASK] / keep / random word) once per word, so all "
                 "pieces of a word are treated alike. Off (the default, as the original): it is "
                 "drawn per word-piece, and the records are the original's.")
-    define_once("integer", "max_predictions_per_seq", 20,
-                "Maximum number of masked LM predictions per sequence.")
+    define_max_predictions_flag()
     define_once("integer", "random_seed", 12345, "Random seed for data generation.")
     define_once("integer", "dupe_factor", 10,
                 "Number of times to duplicate the input data (with different masks).")
     define_once("float", "masked_lm_prob", 0.15, "Masked LM probability.")
     define_once("float", "short_seq_prob", 0.1, "Probability of creating sequences which are "
                 "shorter than the maximum length.")
+
+
+def define_pretraining_flags():
+    """The flags run_pretraining.py shares with the other runners: the engine's, the model's
+    (--bert_config_file, --init_checkpoint, --max_seq_length), --input_file,
+    --max_predictions_per_seq, and an optional --vocab_file. Idempotent."""
+    define_engine_flags()
+    define_checkpoint_flags()
+    define_max_seq_length_flag(128)
+    define_max_predictions_flag()
+    define_once("string", "input_file", None, "Input TF example files (can be a glob or comma "
+                "separated).")
+    define_vocab_file_flag()

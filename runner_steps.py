@@ -337,7 +337,8 @@ def make_engine(flag_values, task, eval_batch_flag="eval_batch_size"):
     # Every batch the run will use must split over the replicas: known now, not after training.
     for flag, wanted in (("train_batch_size", flag_values.do_train),
                          (eval_batch_flag, flag_values.do_eval),
-                         ("predict_batch_size", flag_values.do_predict)):
+                         ("predict_batch_size", "do_predict" in flag_values and
+                          flag_values.do_predict)):
         if wanted:
             engine.check_batch_size(getattr(flag_values, flag), flag)
     return engine
@@ -366,9 +367,16 @@ def training_config(flag_values, num_examples):
         raise InputError(f"{num_examples} training examples, --train_batch_size="
                          f"{flag_values.train_batch_size} and --num_train_epochs="
                          f"{flag_values.num_train_epochs} make no training step")
+    return steps_training_config(flag_values, num_train_steps,
+                                 int(num_train_steps * flag_values.warmup_proportion))
+
+
+def steps_training_config(flag_values, num_train_steps, num_warmup_steps):
+    """TrainingConfig from the engine flags and the given step counts (run_pretraining's
+    --num_train_steps / --num_warmup_steps; the fine-tuning runners' from epochs)."""
     return TrainingConfig(
         train_batch_size=flag_values.train_batch_size, num_train_steps=num_train_steps,
-        num_warmup_steps=int(num_train_steps * flag_values.warmup_proportion),
+        num_warmup_steps=num_warmup_steps,
         learning_rate=flag_values.learning_rate,
         save_checkpoints_steps=flag_values.save_checkpoints_steps,
         keep_checkpoint_max=flag_values.keep_checkpoint_max,

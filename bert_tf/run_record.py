@@ -143,10 +143,12 @@ def check_same_run(record: Optional[RunRecord], **parts) -> None:
                          "--output_dir, or the same files and settings to resume")
 
 
-def save_run_record(output_dir: str, runner: str, config: BertConfig, vocab_file: str,
-                    settings: Dict[str, Any], flag_values: Dict[str, Any]) -> RunRecord:
+def save_run_record(output_dir: str, runner: str, config: BertConfig,
+                    vocab_file: Optional[str], settings: Dict[str, Any],
+                    flag_values: Dict[str, Any]) -> RunRecord:
     """Copies the config and vocabulary into output_dir and writes run_config.json, each
-    atomically; a record without a checkpoint is replaced.
+    atomically; a record without a checkpoint is replaced. `vocab_file` may be None
+    (run_pretraining reads token ids and needs none): then no vocab.txt is copied.
 
     Raises:
         InputError: output_dir holds a checkpoint of another run (see `check_same_run`);
@@ -156,9 +158,9 @@ def save_run_record(output_dir: str, runner: str, config: BertConfig, vocab_file
                    vocab_file=vocab_file, settings=settings)
     os.makedirs(output_dir, exist_ok=True)
     record = RunRecord(output_dir, settings, flag_values, runner, config.to_dict(),
-                       file_digest(vocab_file))
+                       file_digest(vocab_file) if vocab_file else None)
     config.to_json_file(record.bert_config_file)
-    if os.path.abspath(vocab_file) != os.path.abspath(record.vocab_file):
+    if vocab_file and os.path.abspath(vocab_file) != os.path.abspath(record.vocab_file):
         with atomic_path(record.vocab_file) as tmp:
             shutil.copyfile(vocab_file, tmp)
     write_json(os.path.join(output_dir, RUN_CONFIG),

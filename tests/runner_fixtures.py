@@ -93,3 +93,38 @@ def write_toy_squad(path, n_paragraphs=30, version_2=False, seed=0, context_word
         data.append({"title": f"t{p}", "paragraphs": [{"context": context, "qas": [qa]}]})
     path.write_text(json.dumps({"version": "2.0" if version_2 else "1.1", "data": data}))
     return str(path)
+
+
+def write_toy_pretraining_corpus(path, n_documents=30, seed=0):
+    """Plain text for create_pretraining_data: documents of 3-6 of eight fixed five-word
+    sentences, in cyclic order from a random one (sentence t is word5t ... word5t+4), so a
+    masked word follows from the others of its sentence, and a true next sentence from the
+    one before."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n_documents):
+        t = int(rng.integers(0, 8))
+        for i in range(int(rng.integers(3, 7))):
+            lines.append(" ".join(f"word{5 * ((t + i) % 8) + j}" for j in range(5)))
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def write_toy_pretraining_records(directory, max_seq_length=16, max_predictions_per_seq=3,
+                                  dupe_factor=4, n_documents=30, seed=0, num_files=1):
+    """TFRecords made by create_pretraining_data.py (in-process) from the toy corpus with the
+    tiny vocabulary; returns the --input_file value (a comma list for several files)."""
+    import create_pretraining_data
+    from tests.conftest import run_main
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = directory / "vocab.txt"
+    write_vocab(vocab)
+    outputs = [str(directory / f"records-{i}.tfrecord") for i in range(num_files)]
+    run_main(create_pretraining_data.main,
+             input_file=write_toy_pretraining_corpus(directory / "corpus.txt", n_documents,
+                                                     seed),
+             output_file=",".join(outputs), vocab_file=str(vocab),
+             max_seq_length=max_seq_length, max_predictions_per_seq=max_predictions_per_seq,
+             dupe_factor=dupe_factor, random_seed=seed)
+    return ",".join(outputs)

@@ -44,7 +44,7 @@ TIERS = (
     ("tokenization", "fast_tokenization", "variable_names"),
     ("layers", "optimization", "metrics"),
     ("modeling", "heads", "crf", "outputs"),
-    ("data", "task_model", "weights"),
+    ("data", "task_model", "pretraining_model", "weights"),
     ("tasks", "export", "extraction", "run_record"),
     ("training",),
 )

@@ -25,7 +25,8 @@ import tensorflow as tf
 
 import run_classifier
 from tests.conftest import run_main
-from tests.runner_fixtures import (NER_LABELS, write_tiny_bert, write_toy_ner, write_toy_squad,
+from tests.runner_fixtures import (NER_LABELS, write_tiny_bert, write_toy_ner,
+                                   write_toy_pretraining_records, write_toy_squad,
                                    write_toy_task)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -259,6 +260,21 @@ def squad(tmp_path_factory):
          "eval_results.json"), export=False))
 
 
+@pytest.fixture(scope="module")
+def pretraining(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("pretraining")
+    model = write_tiny_bert(directory / "bert")  # dropout on: its masks resume too
+    return _uninterrupted(Runner(
+        directory, "run_pretraining.py",
+        dict(input_file=write_toy_pretraining_records(directory / "data", num_files=2),
+             bert_config_file=model["bert_config_file"],
+             init_checkpoint=model["init_checkpoint"], max_seq_length=16,
+             max_predictions_per_seq=3, train_batch_size=8, eval_batch_size=4,
+             max_eval_steps=3, num_train_steps=24, num_warmup_steps=2, learning_rate=2e-3,
+             save_checkpoints_steps=8, log_every_n_steps=4, do_train=True, do_eval=True),
+        ("eval_results.txt",), export=False))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("runner_name, phase, kill_at, leaves_temp", [
     ("ner", "predictions", "replace:test_predictions.txt", True),
@@ -270,7 +286,7 @@ def test_ner_and_squad_killed_then_rerun_end_as_uninterrupted(request, runner_na
     _assert_same(runner.kill_then_rerun(phase, kill_at, leaves_temp).outcome, expected)
 
 
-@pytest.mark.parametrize("runner_name", ["classifier", "ner", "squad"])
+@pytest.mark.parametrize("runner_name", ["classifier", "ner", "squad", "pretraining"])
 def test_killed_in_training_the_rerun_resumes_and_ends_as_uninterrupted(request, runner_name):
     runner, expected, expected_scalars = request.getfixturevalue(runner_name)
     # Before the 4th training-loop call: steps 1-12 done, model.ckpt-8 the latest.

@@ -32,7 +32,8 @@ def test_help_lists_every_flag_the_runner_defines():
     # The flags from bert_flags.py (--output_dir, --learning_rate, ...) used to be listed by
     # --helpfull only: --help showed the runner file's own flags. One process per runner
     # (each imports TensorFlow), run side by side.
-    runners = ["run_classifier.py", "run_ner.py", "run_squad.py", "extract_features.py"]
+    runners = ["run_classifier.py", "run_ner.py", "run_squad.py", "run_pretraining.py",
+               "extract_features.py"]
     processes = {runner: subprocess.Popen([sys.executable, "-c", _HELP_AND_FLAGS, runner],
                                           cwd=ROOT, stdout=subprocess.PIPE,
                                           stderr=subprocess.DEVNULL, text=True, env=ENV)

@@ -75,9 +75,9 @@ def tfrecord_files(path: str) -> List[str]:
     return matching_files(path, "TFRecord file")
 
 
-def read_tfrecord(path: str, spec: FeatureSpec) -> tf.data.Dataset:
-    """The records of `path` (a file, glob or comma list: `tfrecord_files`), in order, as
-    dicts of int32 / float32 tensors."""
+def parse_records(records: tf.data.Dataset, spec: FeatureSpec) -> tf.data.Dataset:
+    """Serialized tf.train.Examples -> dicts of int32 / float32 tensors (int64 features are
+    read back as int32, as the original runners do), in order."""
     parse_spec = {name: tf.io.FixedLenFeature(shape, tf.int64 if dtype == "int" else tf.float32)
                   for name, (dtype, shape) in spec.items()}
 
@@ -86,8 +86,13 @@ def read_tfrecord(path: str, spec: FeatureSpec) -> tf.data.Dataset:
         return {name: tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
                 for name, value in example.items()}
 
-    return tf.data.TFRecordDataset(tfrecord_files(path)).map(parse, num_parallel_calls=tf.data.AUTOTUNE,
-                                              deterministic=True)
+    return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def read_tfrecord(path: str, spec: FeatureSpec) -> tf.data.Dataset:
+    """The records of `path` (a file, glob or comma list: `tfrecord_files`), in order, as
+    dicts of int32 / float32 tensors."""
+    return parse_records(tf.data.TFRecordDataset(tfrecord_files(path)), spec)
 
 
 def cached_dataset(path: str, key: str, spec: FeatureSpec,

@@ -6,4 +6,5 @@
   entity-level precision, recall and F1 (micro and per type), token accuracy.
 - `squad`: exact match and F1 by the official SQuAD rules, HasAns/NoAns and the v2.0
   no-answer threshold search.
+- `pretraining`: masked-LM and next-sentence accuracy and loss, as run_pretraining reports them.
 """

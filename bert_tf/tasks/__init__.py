@@ -5,4 +5,5 @@ per-example outputs of prediction (see base.Task).
     classification.py  sentence(-pair) classification and regression (run_classifier)
     ner.py             token classification, optional CRF (run_ner)
     squad.py           span question answering (run_squad)
+    pretraining.py     masked LM + next-sentence prediction (run_pretraining)
 """

@@ -28,6 +28,11 @@ class Task(abc.ABC):
     # positions, as the original): the engine then trains on batches padded to S, since a
     # cut batch would drop those terms and train another loss.
     loss_reads_padding: bool = False
+    # True when the loss is a mean over the batch rather than a sum of per-example terms
+    # (pretraining's masked-LM loss divides by the batch's number of masked positions):
+    # grouping examples by length would reweight them, so the engine keeps every batch in
+    # input order at max_seq_length, training and predicting.
+    loss_is_batch_mean: bool = False
 
     @abc.abstractmethod
     def build_model(self) -> tf_keras.Model:

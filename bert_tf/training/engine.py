@@ -113,7 +113,7 @@ class Engine:
             the temporaries a killed run left there are removed (`remove_stale_temps`).
         seed: seeds initialization, data order and dropout.
         dynamic_padding: cut batches to their longest example and group examples by length
-            (forced off for TPUs).
+            (forced off for TPUs and for a task whose loss is a batch mean).
         pad_to_multiple_of: cut lengths are rounded up to this; default 8, 16 with XLA
             (each new length is a new XLA compilation).
         jit_compile: compile the forward/backward pass (train) and the forward pass
@@ -129,6 +129,10 @@ class Engine:
         self.seed = seed
         if dynamic_padding and isinstance(strategy, tf.distribute.TPUStrategy):
             logging.info("TPUs need static shapes: padding every batch to max_seq_length")
+            dynamic_padding = False
+        if dynamic_padding and task.loss_is_batch_mean:
+            logging.info("The loss is a mean over each batch: batches keep their input order "
+                         "and max_seq_length (no dynamic padding)")
             dynamic_padding = False
         self.dynamic_padding = dynamic_padding
         if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
