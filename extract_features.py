@@ -26,7 +26,7 @@ bert_flags.define_once("string", "input_file", None,
                        "Input text: one sentence, or `A ||| B`, per line.")
 bert_flags.define_once("string", "output_file", None, "Output JSON-lines file.")
 flags.DEFINE_string("layers", "-1,-2,-3,-4", "Indexes of the encoder layers to output.")
-flags.DEFINE_integer("batch_size", 32, "Batch size for predictions.")
+bert_flags.define_once("integer", "batch_size", 32, "Batch size for predictions.")
 flags.DEFINE_bool("use_one_hot_embeddings", False,
                   "Accepted for compatibility; the embedding lookup is exact either way.")
 bert_flags.define_model_flags(max_seq_length=128)

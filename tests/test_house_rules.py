@@ -45,7 +45,7 @@ TIERS = (
     ("layers", "optimization", "metrics"),
     ("modeling", "heads", "crf", "outputs"),
     ("data", "task_model", "pretraining_model", "weights"),
-    ("tasks", "export", "extraction", "run_record"),
+    ("tasks", "export", "extraction", "fill_mask", "run_record"),
     ("training",),
 )
 # Old import paths kept for users (each a one-line alias of its new module); nothing in the

@@ -16,8 +16,8 @@ from bert_tf.weights.checkpoints import checkpoint_names, load_checkpoint, save_
 from bert_tf.weights.pretrained import load_weights
 from tests.conftest import TINY, random_batch, random_original_weights
 from tests.reference import original_names
-from tests.reference.hf_layout import (HF_TINY, random_hf_state, transformers_model,
-                                       write_hf_dir)
+from tests.reference.hf_layout import (HF_TINY, random_hf_pretraining_state,
+                                       transformers_model, write_hf_dir)
 from tests.reference.tf1_checkpoint import write_tf1_checkpoint
 
 P = 4  # masked positions per example (max_predictions_per_seq), unlike every other axis
@@ -64,30 +64,6 @@ def test_a_released_checkpoint_loads_with_nothing_unused_but_global_step(tmp_pat
         np.testing.assert_array_equal(variable.numpy(), weights[name])
 
 
-def _hf_pretraining_state(seed):
-    state = random_hf_state(HF_TINY, seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    d, v = HF_TINY["hidden_size"], HF_TINY["vocab_size"]
-
-    def r(*shape, center=0.0):
-        return (center + 0.3 * rng.standard_normal(shape)).astype(np.float32)
-
-    bias = r(v)
-    state.update({
-        "cls.predictions.transform.dense.weight": r(d, d),
-        "cls.predictions.transform.dense.bias": r(d),
-        "cls.predictions.transform.LayerNorm.weight": r(d, center=1.0),
-        "cls.predictions.transform.LayerNorm.bias": r(d),
-        "cls.predictions.bias": bias,
-        # PyTorch BertForPreTraining keeps the tied decoder and a copy of the bias.
-        "cls.predictions.decoder.weight": state["bert.embeddings.word_embeddings.weight"],
-        "cls.predictions.decoder.bias": bias,
-        "cls.seq_relationship.weight": r(2, d),
-        "cls.seq_relationship.bias": r(2),
-    })
-    return state
-
-
 def _their_logits(theirs, features):
     out = theirs(input_ids=features["input_ids"], attention_mask=features["input_mask"],
                  token_type_ids=features["segment_ids"], training=False)
@@ -100,7 +76,7 @@ def _their_logits(theirs, features):
 def test_logits_equal_transformers_tf_bert_for_pretraining(tmp_path):
     directory = write_hf_dir(str(tmp_path / "hf"), dict(HF_TINY,
                                                          architectures=["BertForPreTraining"]),
-                             _hf_pretraining_state(seed=3))
+                             random_hf_pretraining_state(HF_TINY, seed=3))
     config = hf_weights.read_hf_directory(directory).config
     ours = _model(config)
     report = load_weights(ours, directory)

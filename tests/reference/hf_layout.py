@@ -42,6 +42,31 @@ def random_hf_state(config, seed=0, prefix="bert."):
     return state
 
 
+def random_hf_pretraining_state(config, seed=0):
+    """random_hf_state plus BertForPreTraining's `cls.` heads (the decoder tied)."""
+    state = random_hf_state(config, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    d, v = config["hidden_size"], config["vocab_size"]
+
+    def r(*shape, center=0.0):
+        return (center + 0.3 * rng.standard_normal(shape)).astype(np.float32)
+
+    bias = r(v)
+    state.update({
+        "cls.predictions.transform.dense.weight": r(d, d),
+        "cls.predictions.transform.dense.bias": r(d),
+        "cls.predictions.transform.LayerNorm.weight": r(d, center=1.0),
+        "cls.predictions.transform.LayerNorm.bias": r(d),
+        "cls.predictions.bias": bias,
+        # PyTorch BertForPreTraining keeps the tied decoder and a copy of the bias.
+        "cls.predictions.decoder.weight": state["bert.embeddings.word_embeddings.weight"],
+        "cls.predictions.decoder.bias": bias,
+        "cls.seq_relationship.weight": r(2, d),
+        "cls.seq_relationship.bias": r(2),
+    })
+    return state
+
+
 def write_hf_dir(directory, config, state):
     from safetensors.numpy import save_file
     os.makedirs(directory, exist_ok=True)
