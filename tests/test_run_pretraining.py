@@ -19,7 +19,9 @@ from bert_tf.errors import InputError
 from bert_tf.pretraining_model import (MASKED_LM_LOGITS, NEXT_SENTENCE_LOGITS,
                                        BertPretrainingModel)
 from bert_tf.weights.checkpoints import load_checkpoint, save_checkpoint
-from tests.conftest import run_main
+from tests.conftest import random_original_weights, run_main
+from tests.reference import original_names
+from tests.reference.tf1_checkpoint import write_tf1_checkpoint
 from tests.runner_fixtures import (TINY_16, write_tiny_bert, write_toy_pretraining_records,
                                    write_toy_task)
 
@@ -198,9 +200,26 @@ def test_the_original_scripts_records_train_and_evaluate(tmp_path):
              max_seq_length=golden["flags"]["max_seq_length"],
              max_predictions_per_seq=golden["flags"]["max_predictions_per_seq"],
              train_batch_size=4, eval_batch_size=4, max_eval_steps=2, num_train_steps=3,
-             num_warmup_steps=1)
+             num_warmup_steps=1, mixed_precision="bf16", gradient_accumulation_steps=2,
+             use_xla=True)
     results = _results(out / "eval_results.txt")
     assert results["global_step"] == 3 and np.isfinite(list(results.values())).all()
+
+
+def test_a_released_checkpoint_restores_its_pretraining_heads(pretrained, tmp_path):
+    _, model, records = pretrained
+    weights = random_original_weights(max_position_embeddings=16)
+    rng = np.random.default_rng(0)
+    for name, shape in original_names.pretraining_head_variables(TINY_16):
+        weights[name] = (0.1 * rng.standard_normal(shape)).astype(np.float32)
+    released = write_tf1_checkpoint(weights, str(tmp_path / "released" / "bert_model.ckpt"))
+    out = tmp_path / "out"
+    run_main(run_pretraining.main, **dict(
+        FLAGS, input_file=records, bert_config_file=model["bert_config_file"],
+        init_checkpoint=released, output_dir=str(out), do_eval=True))
+    report = (out / "init_checkpoint_report.txt").read_text()
+    assert report.count("*INIT_FROM_CKPT*") == len(weights) == 46
+    assert "**** 0 unused variables of the source ****" in report
 
 
 def test_sharded_records_are_interleaved_and_each_read_once_per_pass(tmp_path):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from absl import logging as absl_logging
 
 from bert_tf.config import BertConfig
 from bert_tf.data.dynamic_padding import (LENGTH_GROUP_BATCHES, cut_batch,
@@ -446,6 +447,10 @@ def test_a_slow_wait_is_announced_while_it_lasts(caplog):
     handler.emit = lambda record: (record.getMessage() == "Stopping the pipeline ..." and
                                    announced.set())
     logging.getLogger().addHandler(handler)
+    # absl's own verbosity filters logging.info first; a runner test may have lowered it
+    # (--verbosity=-1).
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
     try:
         with caplog.at_level(logging.INFO):
             with engine_module._notice_if_slow("Quick"):
@@ -455,6 +460,7 @@ def test_a_slow_wait_is_announced_while_it_lasts(caplog):
                 assert announced.wait(timeout=120)
     finally:
         logging.getLogger().removeHandler(handler)
+        absl_logging.set_verbosity(verbosity)
     messages = [r.getMessage() for r in caplog.records]
     assert not [m for m in messages if m.startswith("Quick")]
     assert messages[0] == "Stopping the pipeline ..."
