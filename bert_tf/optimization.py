@@ -1,4 +1,4 @@
-"""AdamWeightDecay and the warmup / linear-decay learning rate, as in google-research/bert.
+"""AdamWeightDecay and the warmup / linear-decay learning rate of google-research/bert; LAMB.
 
 This is the TF2 / tf-keras counterpart of the original `optimization.py`:
 
@@ -8,8 +8,11 @@ This is the TF2 / tf-keras counterpart of the original `optimization.py`:
   correction, decoupled weight decay, slots named `adam_m` / `adam_v`) on top of
   `tf_keras.optimizers.Optimizer`, so it works in `model.fit`, custom loops, `tf.function`,
   XLA and `tf.distribute`.
+- `LAMB`: the large-batch optimizer of You et al. 2019 (Adam with bias correction, decoupled
+  decay, a per-variable trust ratio), as TF Model Garden's and NVIDIA's BERT pretraining use;
+  same slots as `AdamWeightDecay`, so checkpoints and resume work unchanged.
 - `create_optimizer`: the original `create_optimizer` hyperparameters, including clipping to a
-  global norm of 1.0.
+  global norm of 1.0; `optimizer="lamb"` picks LAMB instead.
 
 Checkpoint mapping to the original (for code that reads or writes original checkpoints):
 
@@ -38,6 +41,9 @@ SLOT_NAMES = ("adam_m", "adam_v")
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 WARMUP_DECAY_JOINS = ("original", "continuous")
+
+# The names `create_optimizer(optimizer=...)` accepts.
+OPTIMIZERS = ("adamw", "lamb")
 
 
 @tf_keras.saving.register_keras_serializable(package="bert_tf")
@@ -258,8 +264,19 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
         """
         if not self.weight_decay_rate:
             return False
-        name = checkpoint_variable_name(variable_name)
-        return not any(re.search(pattern, name) for pattern in self._exclude_patterns)
+        return not _matches_any(self._exclude_patterns, variable_name)
+
+    def trust_ratio_applies_to(self, variable_name):
+        """Whether the update of `variable_name` is scaled by a LAMB trust ratio: never here.
+
+        Args:
+          variable_name: str, e.g. `variable.name`.
+
+        Returns:
+          bool (`LAMB` overrides this).
+        """
+        del variable_name
+        return False
 
     def build(self, var_list):
         """Creates the `adam_m` and `adam_v` slots (zeros, like the variable) per variable."""
@@ -276,6 +293,9 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
         # per-replica copies are named ".../replica_1:0".
         self._decays = self._no_dependency(
             [self.weight_decay_applies_to(variable.name) for variable in var_list]
+        )
+        self._trust_ratios = self._no_dependency(
+            [self.trust_ratio_applies_to(variable.name) for variable in var_list]
         )
 
     def slots_for(self, variable):
@@ -336,7 +356,7 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
                tf.cast(self.learning_rate, variable.dtype), self.iterations,
                beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
                weight_decay_rate=self.weight_decay_rate if self._decays[index] else 0.0,
-               bias_correction=self.bias_correction)
+               bias_correction=self.bias_correction, trust_ratio=self._trust_ratios[index])
 
     def get_config(self):
         config = super().get_config()
@@ -355,6 +375,116 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
         return config
 
 
+@tf_keras.saving.register_keras_serializable(package="bert_tf")
+class LAMB(AdamWeightDecay):
+    """LAMB, the layer-wise adaptive optimizer of large-batch BERT pretraining.
+
+    From You et al. 2019, "Large Batch Optimization for Deep Learning: Training BERT in 76
+    minutes" (Algorithm 2, with phi the identity). For each variable `x` with gradient `g`, at step `t = iterations` (0-based):
+
+      m = beta_1 * m + (1 - beta_1) * g
+      v = beta_2 * v + (1 - beta_2) * g**2
+      m_hat = m / (1 - beta_1**(t + 1));  v_hat = v / (1 - beta_2**(t + 1))
+      r = m_hat / (sqrt(v_hat) + epsilon)
+      r += weight_decay_rate * x          # only if weight_decay_applies_to(x.name)
+      ratio = ||x|| / ||r|| if both norms > 0 else 1   # only if trust_ratio_applies_to(x.name)
+      x = x - lr(t) * ratio * r
+
+    with `||.||` the L2 norm of the whole variable (one ratio per variable, "layer-wise").
+    Follows TF Model Garden's `official/modeling/optimization/lamb.py`: bias-corrected
+    moments, epsilon outside the square root, the norms taken of `x` before this step's
+    update, and the trust ratio left out (ratio 1) for the variables matching
+    `exclude_from_layer_adaptation`, which defaults to the weight-decay exclusions
+    (LayerNorm and bias under `create_optimizer`). Unlike the weight decay, whether a
+    variable gets a trust ratio depends on the patterns only, not on `weight_decay_rate`.
+    Gradient clipping comes before LAMB, as in NVIDIA's BERT (global norm 1.0 under
+    `create_optimizer`).
+
+    Everything else is `AdamWeightDecay`'s: the slots `adam_m` / `adam_v` (so checkpoints
+    and resume need no change), `slots_for`, the dense handling of sparse gradients, the XLA
+    update.
+
+    Args:
+      learning_rate: float or `LearningRateSchedule` (called with `iterations`).
+      weight_decay_rate: float, decoupled weight decay; 0 disables it.
+      beta_1: float, decay of the first moment m.
+      beta_2: float, decay of the second moment v.
+      epsilon: float, added to sqrt(v_hat); 1e-6 as Model Garden's LAMB.
+      exclude_from_weight_decay: sequence of regex str, or None for "decay everything".
+      exclude_from_layer_adaptation: sequence of regex str; None: the same as
+        `exclude_from_weight_decay`.
+      name: str, the optimizer's name.
+      **kwargs: other `AdamWeightDecay` / `tf_keras.optimizers.Optimizer` arguments
+        (`global_clipnorm`, `jit_compile`, ...).
+
+    Raises:
+      ValueError: for `bias_correction=False` (LAMB always corrects) or `weight_decay`.
+
+    Example:
+      >>> opt = LAMB(1e-3, exclude_from_weight_decay=["LayerNorm", "bias"])
+      >>> opt.trust_ratio_applies_to("bert/encoder/layer_0/output/LayerNorm/gamma:0")
+      False
+      >>> opt.trust_ratio_applies_to("bert/encoder/layer_0/output/dense/kernel:0")
+      True
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay_rate=0.01,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-6,
+        exclude_from_weight_decay=None,
+        exclude_from_layer_adaptation=None,
+        name="LAMB",
+        **kwargs,
+    ):
+        # LAMB always uses the bias-corrected moments; get_config leaves the flag out.
+        if not kwargs.pop("bias_correction", True):
+            raise ValueError("LAMB always uses bias-corrected moments (bias_correction=True).")
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay_rate=weight_decay_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            exclude_from_weight_decay=exclude_from_weight_decay,
+            bias_correction=True,
+            name=name,
+            **kwargs,
+        )
+        if exclude_from_layer_adaptation is None:
+            exclude_from_layer_adaptation = self._exclude_patterns
+        self._layer_adaptation_exclude_patterns = tuple(exclude_from_layer_adaptation)
+
+    def trust_ratio_applies_to(self, variable_name):
+        """Whether the update of `variable_name` is scaled by the trust ratio ||x|| / ||r||.
+
+        False when any `exclude_from_layer_adaptation` regex `re.search`es the name with its
+        ":0" suffix removed (as Model Garden's `_do_layer_adaptation`).
+
+        Args:
+          variable_name: str, e.g. `variable.name`.
+
+        Returns:
+          bool.
+        """
+        return not _matches_any(self._layer_adaptation_exclude_patterns, variable_name)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["bias_correction"]
+        config["exclude_from_layer_adaptation"] = list(self._layer_adaptation_exclude_patterns)
+        return config
+
+
+def _matches_any(patterns, variable_name):
+    """Whether a regex of `patterns` `re.search`es the variable name without ":0"."""
+    name = checkpoint_variable_name(variable_name)
+    return any(re.search(pattern, name) for pattern in patterns)
+
+
 def _xla_available():
     # tf-keras's own exception: no XLA on Apple ARM.
     return not (platform.system() == "Darwin" and platform.machine() == "arm64")
@@ -367,11 +497,11 @@ def _copy_on_device(slot, device):
 
 
 def _update(variable, m, v, gradient, lr, iterations, *, beta_1, beta_2, epsilon,
-            weight_decay_rate, bias_correction):
-    """The AdamWeightDecay update of one variable and its slots (see the class docstring).
+            weight_decay_rate, bias_correction, trust_ratio):
+    """The AdamWeightDecay (or LAMB) update of one variable and its slots (see the classes).
 
     The variables are arguments, not a closure, so one XLA trace serves every variable of
-    the same shape, dtype and decay.
+    the same shape, dtype, decay and trust-ratio choice.
     """
     # Python-float coefficients, so (1 - beta) is rounded to float32 once, as in the original.
     next_m = beta_1 * m + (1.0 - beta_1) * gradient
@@ -386,6 +516,14 @@ def _update(variable, m, v, gradient, lr, iterations, *, beta_1, beta_2, epsilon
     if weight_decay_rate:
         # Decoupled decay, from the value before this step's update.
         update += weight_decay_rate * variable
+    if trust_ratio:
+        # LAMB's layer-wise trust ratio ||x|| / ||r||, 1 where either norm is 0 (a variable
+        # initialised to zeros, or a zero update); the divisor is kept non-zero for XLA.
+        w_norm = tf.norm(variable)
+        r_norm = tf.norm(update)
+        both_positive = tf.logical_and(w_norm > 0.0, r_norm > 0.0)
+        ratio = tf.where(both_positive, w_norm / tf.where(both_positive, r_norm, 1.0), 1.0)
+        update *= ratio
     variable.assign_sub(lr * update)
     m.assign(next_m)
     v.assign(next_v)
@@ -413,8 +551,9 @@ def create_optimizer(
     clip_norm=1.0,
     bias_correction=False,
     warmup_decay_join="original",
+    optimizer="adamw",
 ):
-    """Builds the optimizer the original BERT fine-tuning code uses.
+    """Builds the optimizer the original BERT fine-tuning code uses (or LAMB).
 
     Defaults are the original `create_optimizer`'s: AdamWeightDecay with weight decay 0.01
     (not on LayerNorm or bias variables), beta_1 0.9, beta_2 0.999, epsilon 1e-6, gradients
@@ -433,29 +572,41 @@ def create_optimizer(
       epsilon: float, Adam epsilon (added to sqrt(v)).
       exclude_from_weight_decay: sequence of regex str; matching variables are not decayed.
       clip_norm: float, clip all gradients together to this global norm; None disables.
-      bias_correction: bool, bias-corrected Adam moments (not the original).
+      bias_correction: bool, bias-corrected Adam moments (not the original); LAMB always
+        corrects, whatever this says.
       warmup_decay_join: "original" or "continuous", see `WarmupLinearDecay`.
+      optimizer: "adamw" (the original's `AdamWeightDecay`) or "lamb" (`LAMB`, with the
+        same schedule, decay, exclusions and clipping; its trust ratio is left out for the
+        variables excluded from weight decay).
 
     Returns:
-      An `AdamWeightDecay` whose learning rate is a `WarmupLinearDecay`.
+      An `AdamWeightDecay` or `LAMB` whose learning rate is a `WarmupLinearDecay`.
 
     Raises:
-      ValueError: for invalid schedule arguments (see `WarmupLinearDecay`).
+      ValueError: for an unknown `optimizer`, or invalid schedule arguments (see
+        `WarmupLinearDecay`).
 
     Example:
       >>> opt = create_optimizer(5e-5, num_train_steps=1000, num_warmup_steps=100)
       >>> round(float(opt.learning_rate), 8)  # lr of the first update
       0.0
     """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
     schedule = WarmupLinearDecay(
         init_lr,
         num_train_steps=num_train_steps,
         num_warmup_steps=num_warmup_steps,
         warmup_decay_join=warmup_decay_join,
     )
+    if optimizer == "lamb":
+        optimizer_class, bias_correction = LAMB, True
+    else:
+        optimizer_class = AdamWeightDecay
     logging.info(
-        "AdamWeightDecay: init_lr=%g, num_train_steps=%d, num_warmup_steps=%d (%s join), "
+        "%s: init_lr=%g, num_train_steps=%d, num_warmup_steps=%d (%s join), "
         "weight_decay_rate=%g, clip_norm=%s, bias_correction=%s",
+        optimizer_class.__name__,
         init_lr,
         num_train_steps,
         num_warmup_steps,
@@ -464,7 +615,7 @@ def create_optimizer(
         clip_norm,
         bias_correction,
     )
-    return AdamWeightDecay(
+    return optimizer_class(
         learning_rate=schedule,
         weight_decay_rate=weight_decay_rate,
         beta_1=beta_1,

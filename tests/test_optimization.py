@@ -7,11 +7,16 @@ Expected values come from references written here, independent of bert_tf code:
 - `_reference_step`: a NumPy (float64) transcription of the original update:
   tf.clip_by_global_norm(grads, 1.0), then AdamWeightDecayOptimizer.apply_gradients
   (no bias correction, decoupled decay, exclusion by re.search on the name without ":0").
+- `_reference_lamb_step`: a NumPy (float64) transcription of LAMB, Algorithm 2 of You et al.
+  2019 ("Large Batch Optimization for Deep Learning: Training BERT in 76 minutes") with
+  phi(z) = z, after the same clipping; the variables excluded from weight decay also get no
+  trust ratio (the default of TF Model Garden's lamb.py).
 - The tf.distribute check compares a 2-replica MirroredStrategy step with a single-device
   step on the combined batch (and shows that clipping each replica's gradient first would
   give a different answer). It runs in a child process; see `test_mirrored_strategy_...`.
 """
 
+import functools
 import json
 import os
 import re
@@ -55,13 +60,19 @@ def _reference_lr(step, init_lr, num_train_steps, num_warmup_steps, join="origin
     return init_lr * (1.0 - (step - num_warmup_steps) / (num_train_steps - num_warmup_steps))
 
 
+def _clip_by_global_norm(grads, clip_norm):
+    """tf.clip_by_global_norm on a dict name -> array."""
+    global_norm = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))
+    scale = clip_norm / max(global_norm, clip_norm)
+    return {name: g * scale for name, g in grads.items()}
+
+
 def _reference_step(params, grads, m, v, *, lr, step, weight_decay_rate=0.01, beta_1=0.9,
                     beta_2=0.999, epsilon=1e-6, clip_norm=1.0, bias_correction=False):
     """One original update on dicts name -> float64 array; updates params, m, v in place."""
-    global_norm = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))
-    scale = clip_norm / max(global_norm, clip_norm)  # tf.clip_by_global_norm
+    grads = _clip_by_global_norm(grads, clip_norm)
     for name in params:
-        g = grads[name] * scale
+        g = grads[name]
         m[name] = beta_1 * m[name] + (1 - beta_1) * g
         v[name] = beta_2 * v[name] + (1 - beta_2) * g * g
         m_hat, v_hat = m[name], v[name]
@@ -74,9 +85,30 @@ def _reference_step(params, grads, m, v, *, lr, step, weight_decay_rate=0.01, be
         params[name] = params[name] - lr * update
 
 
-def _random_problem(seed=0):
+def _reference_lamb_step(params, grads, m, v, *, lr, step, weight_decay_rate=0.01,
+                         beta_1=0.9, beta_2=0.999, epsilon=1e-6, clip_norm=1.0):
+    """One LAMB update (paper, Algorithm 2) on dicts name -> float64 array, in place."""
+    grads = _clip_by_global_norm(grads, clip_norm)
+    t = step + 1  # the paper counts steps from 1
+    for name in params:
+        x, g = params[name], grads[name]
+        m[name] = beta_1 * m[name] + (1 - beta_1) * g
+        v[name] = beta_2 * v[name] + (1 - beta_2) * g * g
+        m_hat = m[name] / (1 - beta_1 ** t)
+        v_hat = v[name] / (1 - beta_2 ** t)
+        r = m_hat / (np.sqrt(v_hat) + epsilon)
+        trust = 1.0
+        if not any(re.search(p, name) for p in EXCLUDE):
+            r = r + weight_decay_rate * x
+            x_norm, r_norm = np.linalg.norm(x), np.linalg.norm(r)
+            if x_norm > 0 and r_norm > 0:
+                trust = x_norm / r_norm
+        params[name] = x - lr * trust * r
+
+
+def _random_problem(seed=0, init_scale=1.0):
     rng = np.random.default_rng(seed)
-    init = {n: rng.normal(size=s).astype(np.float32) for n, s in SHAPES.items()}
+    init = {n: (init_scale * rng.normal(size=s)).astype(np.float32) for n, s in SHAPES.items()}
     # Norms of ~10-20 per step, so clipping to 1.0 is active on every step.
     grads = [
         {n: (3.0 * rng.normal(size=s)).astype(np.float32) for n, s in SHAPES.items()}
@@ -149,13 +181,19 @@ def test_schedule_config_round_trip_and_validation():
 # ----------------------------------------------------------------------------- update rule
 
 
-def _run_against_reference(mode, bias_correction, xla_update=True):
-    init, grads = _random_problem()
+def _run_against_reference(mode, bias_correction=False, xla_update=True, optimizer="adamw",
+                           init_scale=1.0, **optimizer_args):
+    init, grads = _random_problem(init_scale=init_scale)
     variables = {n: tf.Variable(x, name=n) for n, x in init.items()}
+    if optimizer == "lamb":
+        reference_step = _reference_lamb_step
+    else:
+        reference_step = functools.partial(_reference_step, bias_correction=bias_correction)
     opt = optimization.create_optimizer(
-        INIT_LR, NUM_TRAIN_STEPS, NUM_WARMUP_STEPS, bias_correction=bias_correction)
+        INIT_LR, NUM_TRAIN_STEPS, NUM_WARMUP_STEPS, bias_correction=bias_correction,
+        optimizer=optimizer, **optimizer_args)
     if not xla_update:
-        opt = optimization.AdamWeightDecay.from_config(dict(opt.get_config(), jit_compile=False))
+        opt = type(opt).from_config(dict(opt.get_config(), jit_compile=False))
     assert opt.get_config()["jit_compile"] is xla_update
 
     def apply(grad_list):
@@ -171,8 +209,8 @@ def _run_against_reference(mode, bias_correction, xla_update=True):
         assert int(opt.iterations) == step
         apply([tf.constant(grads[step][n]) for n in variables])
         lr = _reference_lr(step, INIT_LR, NUM_TRAIN_STEPS, NUM_WARMUP_STEPS)
-        _reference_step(params, {n: g.astype(np.float64) for n, g in grads[step].items()},
-                        m, v, lr=lr, step=step, bias_correction=bias_correction)
+        reference_step(params, {n: g.astype(np.float64) for n, g in grads[step].items()},
+                       m, v, lr=lr, step=step, **optimizer_args)
         for n, var in variables.items():
             np.testing.assert_allclose(var.numpy(), params[n], rtol=1e-6, atol=1e-6,
                                        err_msg=f"{n} after step {step}")
@@ -236,19 +274,21 @@ def test_slots_for_errors():
         opt.slots_for(tf.Variable([1.0], name="y"))
 
 
-def test_tf_checkpoint_restores_iterations_and_slots(tmp_path):
+@pytest.mark.parametrize("optimizer", optimization.OPTIMIZERS)
+def test_tf_checkpoint_restores_iterations_and_slots(tmp_path, optimizer):
     grad = tf.constant(np.arange(6.0, dtype=np.float32).reshape(2, 3))
     x = tf.Variable(tf.ones((2, 3)), name="dense/kernel")
-    opt = optimization.create_optimizer(0.1, 10, 1)
+    opt = optimization.create_optimizer(0.1, 10, 1, optimizer=optimizer)
     for _ in range(3):
         opt.apply_gradients([(grad, x)])
     path = tf.train.Checkpoint(x=x, optimizer=opt).save(str(tmp_path / "ckpt"))
 
     x2 = tf.Variable(tf.zeros((2, 3)), name="dense/kernel")
-    opt2 = optimization.create_optimizer(0.1, 10, 1)
+    opt2 = optimization.create_optimizer(0.1, 10, 1, optimizer=optimizer)
     tf.train.Checkpoint(x=x2, optimizer=opt2).restore(path).assert_existing_objects_matched()
     opt2.build([x2])  # slots created after restore() pick up the saved values
     assert int(opt2.iterations) == 3
+    assert tuple(opt2.slots_for(x2)) == optimization.SLOT_NAMES
     for slot in optimization.SLOT_NAMES:
         np.testing.assert_array_equal(opt2.slots_for(x2)[slot].numpy(),
                                       opt.slots_for(x)[slot].numpy())
@@ -268,11 +308,98 @@ def test_optimizer_config_round_trip():
         optimization.AdamWeightDecay(1e-3, weight_decay=0.01)
 
 
+# ----------------------------------------------------------------------------- LAMB
+
+
+@pytest.mark.parametrize("mode, xla_update", [("eager", True), ("tf_function", True),
+                                              ("xla", True), ("eager", False),
+                                              ("tf_function", False)])
+def test_lamb_matches_numpy_transcription_of_the_paper(mode, xla_update):
+    # Weights of scale 0.2 against updates of scale ~1: trust ratios far from 1, so applying
+    # (or skipping) one on the wrong variables shows; a decay of 0.1 makes the decay term show.
+    opt, variables, m, v, init = _run_against_reference(
+        mode, xla_update=xla_update, optimizer="lamb", init_scale=0.2, weight_decay_rate=0.1)
+    assert isinstance(opt, optimization.LAMB)
+    assert int(opt.iterations) == NUM_STEPS
+    for n, var in variables.items():
+        assert not np.allclose(var.numpy(), init[n])
+        slots = opt.slots_for(var)
+        assert tuple(slots) == optimization.SLOT_NAMES
+        np.testing.assert_allclose(slots["adam_m"].numpy(), m[n], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(slots["adam_v"].numpy(), v[n], rtol=1e-6, atol=1e-9)
+
+
+def test_lamb_trust_ratio_is_one_where_a_norm_is_zero():
+    opt = optimization.LAMB(0.5, weight_decay_rate=0.0)
+    zero = tf.Variable(tf.zeros((2, 3)), name="dense/kernel")  # ||x|| = 0
+    still = tf.Variable(tf.fill((4,), 2.0), name="output_weights")  # zero gradient: ||r|| = 0
+    grad = tf.constant([[1.0, -2.0, 0.5], [3.0, -0.25, 4.0]])
+    opt.apply_gradients([(grad, zero), (tf.zeros((4,)), still)])
+    # Hand-computed first step: m_hat = g, v_hat = g**2, so r = g / (|g| + 1e-6) and, with
+    # ratio 1, x = 0 - 0.5 * r. (rtol: in float32, 1 - 0.999**1 is 1.3e-5 off, so v_hat is.)
+    g = grad.numpy().astype(np.float64)
+    np.testing.assert_allclose(zero.numpy(), -0.5 * g / (np.abs(g) + 1e-6), rtol=2e-5)
+    np.testing.assert_array_equal(still.numpy(), np.full((4,), 2.0))
+
+
+def test_lamb_trust_ratio_and_decay_exclusions():
+    opt = optimization.create_optimizer(1e-4, 10, 1, optimizer="lamb")
+    for name in SHAPES:
+        assert opt.weight_decay_applies_to(name + ":0") == (name in DECAYED)
+        assert opt.trust_ratio_applies_to(name + ":0") == (name in DECAYED)
+    # As Model Garden: the trust ratio follows the patterns, not whether decay is on.
+    no_decay = optimization.create_optimizer(1e-4, 10, 1, optimizer="lamb",
+                                             weight_decay_rate=0.0)
+    assert not no_decay.weight_decay_applies_to("output_weights:0")
+    assert no_decay.trust_ratio_applies_to("output_weights:0")
+    assert not no_decay.trust_ratio_applies_to("dense/bias:0")
+    own = optimization.LAMB(exclude_from_weight_decay=["bias"],
+                            exclude_from_layer_adaptation=["LayerNorm"])
+    assert own.trust_ratio_applies_to("dense/bias:0")
+    assert not own.trust_ratio_applies_to("output/LayerNorm/gamma:0")
+    assert not optimization.create_optimizer(1e-4, 10, 1).trust_ratio_applies_to("w:0")
+
+
+def test_create_optimizer_lamb_has_the_schedule_and_clipping():
+    opt = optimization.create_optimizer(0.1, NUM_TRAIN_STEPS, NUM_WARMUP_STEPS,
+                                        optimizer="lamb")
+    assert isinstance(opt, optimization.LAMB)
+    assert isinstance(opt._learning_rate, optimization.WarmupLinearDecay)
+    config = opt.get_config()
+    assert config["global_clipnorm"] == 1.0
+    assert (config["weight_decay_rate"], config["epsilon"]) == (0.01, 1e-6)
+    assert (config["beta_1"], config["beta_2"]) == (0.9, 0.999)
+    assert config["exclude_from_weight_decay"] == list(EXCLUDE)
+    for step in range(NUM_STEPS):
+        np.testing.assert_allclose(float(opt._learning_rate(step)),
+                                   _reference_lr(step, 0.1, NUM_TRAIN_STEPS, NUM_WARMUP_STEPS),
+                                   atol=1e-8)
+    assert type(optimization.create_optimizer(0.1, 10, 1)) is optimization.AdamWeightDecay
+    with pytest.raises(ValueError, match=r"one of \('adamw', 'lamb'\), got 'sgd'"):
+        optimization.create_optimizer(0.1, 10, 1, optimizer="sgd")
+
+
+def test_lamb_config_round_trip():
+    opt = optimization.create_optimizer(3e-5, 100, 10, optimizer="lamb",
+                                        warmup_decay_join="continuous")
+    config = opt.get_config()
+    assert "bias_correction" not in config  # always on
+    assert config["exclude_from_layer_adaptation"] == list(EXCLUDE)
+    clone = optimization.LAMB.from_config(dict(config))
+    assert clone.get_config() == config
+    restored = tf_keras.optimizers.deserialize(tf_keras.optimizers.serialize(opt))
+    assert type(restored) is optimization.LAMB
+    assert restored.get_config() == config
+    with pytest.raises(ValueError):
+        optimization.LAMB(bias_correction=False)
+
+
 # ----------------------------------------------------------------------------- sparse
 
 
+@pytest.mark.parametrize("optimizer", optimization.OPTIMIZERS)
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_sparse_gradients_equal_dense(jit_compile):
+def test_sparse_gradients_equal_dense(jit_compile, optimizer):
     rng = np.random.default_rng(1)
     table0 = rng.normal(size=(7, 3)).astype(np.float32)
     kernel0 = rng.normal(size=(3, 2)).astype(np.float32)
@@ -281,7 +408,7 @@ def test_sparse_gradients_equal_dense(jit_compile):
     def make():
         table = tf.Variable(table0, name="embeddings/word_embeddings")
         kernel = tf.Variable(kernel0, name="dense/kernel")
-        return [table, kernel], optimization.create_optimizer(0.05, 10, 0)
+        return [table, kernel], optimization.create_optimizer(0.05, 10, 0, optimizer=optimizer)
 
     def grads_of(variables):
         table, kernel = variables

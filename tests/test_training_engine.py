@@ -18,6 +18,7 @@ from bert_tf.config import BertConfig
 from bert_tf.data.dynamic_padding import (LENGTH_GROUP_BATCHES, cut_batch,
                                           length_grouped_batches, sequence_feature_names)
 from bert_tf.errors import InputError, TrainingDiverged
+from bert_tf.optimization import LAMB, AdamWeightDecay
 from bert_tf.tasks.classification import ClassificationTask
 from bert_tf.tasks.ner import TokenClassificationTask
 from bert_tf.tasks.squad import SquadTask
@@ -359,6 +360,16 @@ def test_gradient_accumulation_must_divide_each_replicas_batch(tmp_path):
     with pytest.raises(InputError, match="--gradient_accumulation_steps=3"):
         _one_step(tmp_path, "bad", _tasks()["classifier"], _features(16), 16,
                   gradient_accumulation_steps=3)
+
+
+@pytest.mark.parametrize("name, optimizer_class", [("adamw", AdamWeightDecay), ("lamb", LAMB)])
+def test_the_configured_optimizer_is_built(tmp_path, name, optimizer_class):
+    engine = _engine(_tasks()["classifier"](), tmp_path, name)
+    config = TrainingConfig(train_batch_size=4, num_train_steps=10, num_warmup_steps=1,
+                            learning_rate=1e-3, optimizer=name)
+    engine._build_optimizer(config)
+    assert type(engine.optimizer) is optimizer_class
+    assert engine.optimizer.get_config()["global_clipnorm"] == config.clip_norm
 
 
 @pytest.mark.parametrize("accumulation", [1, 2])

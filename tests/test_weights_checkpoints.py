@@ -153,10 +153,11 @@ def _train_steps(model, optimizer, steps, seed):
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
 
 
-def test_optimizer_state_saves_and_resumes_exactly(tmp_path, tiny_config):
+@pytest.mark.parametrize("name", ["adamw", "lamb"])
+def test_optimizer_state_saves_and_resumes_exactly(tmp_path, tiny_config, name):
     from bert_tf.optimization import create_optimizer
     model = BertModel(tiny_config).build_with_dummy_inputs()
-    optimizer = create_optimizer(1e-3, num_train_steps=10, num_warmup_steps=2)
+    optimizer = create_optimizer(1e-3, num_train_steps=10, num_warmup_steps=2, optimizer=name)
     _train_steps(model, optimizer, 3, seed=1)
     plain = save_checkpoint(model, str(tmp_path / "plain.ckpt"), optimizer=optimizer)
     full = save_checkpoint(model, str(tmp_path / "full.ckpt"), optimizer=optimizer,
@@ -168,9 +169,10 @@ def test_optimizer_state_saves_and_resumes_exactly(tmp_path, tiny_config):
     assert len(plain_names) == n + 1 and len(full_names) == 3 * n + 1
     assert full_reader.get_tensor("global_step") == 3
     assert full_names["bert/pooler/dense/kernel/adam_m"] == [32, 32]
+    assert full_names["bert/pooler/dense/kernel/adam_v"] == [32, 32]
 
     resumed_model = BertModel(tiny_config).build_with_dummy_inputs()
-    resumed = create_optimizer(1e-3, num_train_steps=10, num_warmup_steps=2)
+    resumed = create_optimizer(1e-3, num_train_steps=10, num_warmup_steps=2, optimizer=name)
     resumed.build(resumed_model.trainable_variables)
     report = load_checkpoint(resumed_model, full, optimizer=resumed)
     assert report.optimizer_restored and int(resumed.iterations.numpy()) == 3

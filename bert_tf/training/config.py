@@ -21,8 +21,11 @@ class TrainingConfig:
     # Micro-batches per step: each replica runs its share of the batch in this many
     # pieces and sums their gradients, so only one piece's activations are in memory.
     gradient_accumulation_steps: int = 1
-    # The optimizer, defaults of the original `create_optimizer`: AdamWeightDecay with
-    # decoupled weight decay (not on LayerNorm or bias), Adam epsilon, global-norm clipping.
+    # The optimizer, defaults of the original `create_optimizer`: AdamWeightDecay ("adamw")
+    # with decoupled weight decay (not on LayerNorm or bias), Adam epsilon, global-norm
+    # clipping. "lamb": LAMB with the same settings, for large-batch pretraining as NVIDIA's
+    # and Model Garden's BERT (see `bert_tf.optimization.create_optimizer`).
+    optimizer: str = "adamw"
     weight_decay_rate: float = 0.01
     adam_epsilon: float = 1e-6
     clip_norm: Optional[float] = 1.0  # None: no clipping

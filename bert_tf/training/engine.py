@@ -196,7 +196,8 @@ class Engine:
                                          config.num_warmup_steps,
                                          weight_decay_rate=config.weight_decay_rate,
                                          epsilon=config.adam_epsilon,
-                                         clip_norm=config.clip_norm)
+                                         clip_norm=config.clip_norm,
+                                         optimizer=config.optimizer)
             if tf_keras.mixed_precision.global_policy().name == "mixed_float16":
                 optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
