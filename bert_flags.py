@@ -151,6 +151,10 @@ def define_engine_flags():
     flags.DEFINE_integer("keep_checkpoint_max", 5, "How many recent checkpoints to keep.")
     flags.DEFINE_integer("log_every_n_steps", 50, "Steps between progress lines.")
     # The optimizer: the original create_optimizer's values, which it hard-codes.
+    flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
+                      "adamw: the original's AdamWeightDecay; lamb: LAMB (bias-corrected "
+                      "Adam with a per-variable trust ratio, as large-batch BERT pretraining "
+                      "uses), with the same weight decay, epsilon, clipping and schedule.")
     flags.DEFINE_float("weight_decay_rate", 0.01, "AdamWeightDecay's decoupled weight decay "
                        "(never on LayerNorm or bias variables, as the original).")
     flags.DEFINE_float("adam_epsilon", 1e-6, "Adam epsilon, added to sqrt(v).")

@@ -383,6 +383,7 @@ def steps_training_config(flag_values, num_train_steps, num_warmup_steps):
         iterations_per_loop=flag_values.iterations_per_loop,
         log_every_n_steps=flag_values.log_every_n_steps, seed=flag_values.seed,
         gradient_accumulation_steps=flag_values.gradient_accumulation_steps,
+        optimizer=flag_values.optimizer,
         weight_decay_rate=flag_values.weight_decay_rate,
         adam_epsilon=flag_values.adam_epsilon,
         clip_norm=flag_values.clip_norm if flag_values.clip_norm > 0 else None)

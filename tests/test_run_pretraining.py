@@ -155,13 +155,15 @@ def test_the_pretrained_checkpoint_fine_tunes_with_run_classifier(pretrained, tm
     assert "eval_accuracy" in (out / "eval_results.txt").read_text()
 
 
-def test_masked_lm_only_leaves_the_next_sentence_head_as_loaded(pretrained, tmp_path):
+def test_masked_lm_only_leaves_the_next_sentence_head_as_loaded(pretrained, tmp_path, caplog):
     directory, model, records = pretrained
     out = tmp_path / "mlm_only"
-    run_main(run_pretraining.main, **dict(
-        FLAGS, input_file=records, bert_config_file=model["bert_config_file"],
-        init_checkpoint=str(directory / "out"), output_dir=str(out), do_train=True,
-        do_eval=True, num_train_steps=6, masked_lm_only=True))
+    with caplog.at_level("INFO"):
+        run_main(run_pretraining.main, **dict(
+            FLAGS, input_file=records, bert_config_file=model["bert_config_file"],
+            init_checkpoint=str(directory / "out"), output_dir=str(out), do_train=True,
+            do_eval=True, num_train_steps=6, masked_lm_only=True, optimizer="lamb"))
+    assert any(r.getMessage().startswith("LAMB: init_lr=0.002") for r in caplog.records)
     start = tf.train.load_checkpoint(str(directory / "out"))
     end = tf.train.load_checkpoint(str(out))
     for name in ("cls/seq_relationship/output_weights", "cls/seq_relationship/output_bias"):
