@@ -386,3 +386,20 @@ def test_num_workers_is_deterministic_with_the_same_statistics(tmp_path):
     assert abs(random_one / n_one - random_two / n_two) < 0.1
     with pytest.raises(flags.ValidationError, match="--num_workers=0: must be at least 1"):
         _run(tmp_path, tmp_path / "in.txt", num_workers=0)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_single_one_sentence_document_pairs_with_itself(tmp_path, workers):
+    # As the original: with one document the "random" next segment comes from itself.
+    (tmp_path / "in.txt").write_text("the quick dog jumped over the fox .\n")
+    _run(tmp_path, tmp_path / "in.txt", num_workers=workers, dupe_factor=3)
+    records = _decode(tmp_path / "out.tfrecord")
+    assert len(records) == 3
+    for record in records:
+        assert record["next_sentence_labels"] == [1]
+        length = sum(record["input_mask"])
+        segments = record["segment_ids"][:length]
+        # [CLS] A [SEP] (0s) then B [SEP] (1s), both non-empty: A and B are that sentence.
+        assert segments == sorted(segments) and segments.count(0) >= 3 and segments.count(1) >= 2
+        assert record["input_ids"][length:] == [0] * (32 - length)
+    assert _no_temps(tmp_path) == []
