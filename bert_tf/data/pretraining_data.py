@@ -360,14 +360,18 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
     Returns:
         (tokens after masking, positions ascending, the original tokens at those positions).
     """
-    candidates = []
-    for i, token in enumerate(tokens):
-        if token in (CLS_TOKEN, SEP_TOKEN):
-            continue
-        if do_whole_word_mask and candidates and token.startswith("##"):
-            candidates[-1].append(i)
-        else:
-            candidates.append([i])
+    if do_whole_word_mask:
+        candidates = []
+        for i, token in enumerate(tokens):
+            if token in (CLS_TOKEN, SEP_TOKEN):
+                continue
+            if candidates and token.startswith("##"):
+                candidates[-1].append(i)
+            else:
+                candidates.append([i])
+    else:  # every word-piece its own candidate (the same list, built faster)
+        candidates = [[i] for i, token in enumerate(tokens)
+                      if token != CLS_TOKEN and token != SEP_TOKEN]
     shuffle(candidates, rng)
 
     output_tokens = list(tokens)
@@ -378,8 +382,9 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
     for word in candidates:
         if len(masked) >= num_to_predict:
             break
-        if len(masked) + len(word) > num_to_predict or any(i in covered for i in word):
-            continue
+        if len(masked) + len(word) > num_to_predict or (
+                do_whole_word_mask and any(i in covered for i in word)):
+            continue  # (without whole words, candidates never overlap)
         choice = None
         if do_whole_word_mask and whole_word_mask_choice_per_word:
             choice = _draw_choice(rng)
