@@ -17,8 +17,10 @@ from absl import flags, logging
 import bert_flags
 import runner_env  # noqa: F401  (before TensorFlow loads: its C++ log settings)
 import runner_steps
-from bert_tf.data.pretraining_data import (check_vocab, create_training_instances,
-                                           input_files_of, read_documents, write_instances)
+from bert_tf.data.pretraining_data import (RecordEncoder, check_vocab,
+                                           create_records_in_processes,
+                                           create_training_instances, input_files_of,
+                                           read_documents, write_instances, write_records)
 from bert_tf.errors import InputError
 from bert_tf.tokenization import FullTokenizer
 
@@ -27,6 +29,12 @@ FLAGS = flags.FLAGS
 bert_flags.define_pretraining_data_flags()
 # --help lists the flags bert_flags.py defines with this file's own.
 flags.adopt_module_key_flags(bert_flags)
+flags.DEFINE_integer(
+    "num_workers", 1, "Processes that make the instances. 1 (the default) makes the original's "
+    "records. More splits the documents over that many processes, each with its own random "
+    "stream seeded from --random_seed: the output is the same for the same seed and "
+    "--num_workers on every run, but other records than --num_workers=1 makes (the same "
+    "rules and statistics, other random draws and order).")
 for _name in ("input_file", "output_file", "vocab_file"):
     flags.mark_flag_as_required(_name)
 
@@ -35,7 +43,7 @@ def _check_flags():
     if FLAGS.max_seq_length < 5:
         raise flags.ValidationError(f"--max_seq_length={FLAGS.max_seq_length}: must be at least "
                                     "5 ([CLS] A [SEP] B [SEP])")
-    for name in ("max_predictions_per_seq", "dupe_factor"):
+    for name in ("max_predictions_per_seq", "dupe_factor", "num_workers"):
         if FLAGS[name].value < 1:
             raise flags.ValidationError(f"--{name}={FLAGS[name].value}: must be at least 1")
     for name in ("masked_lm_prob", "short_seq_prob"):
@@ -75,16 +83,26 @@ def main(_):
     if not documents:
         raise InputError(f"--input_file={FLAGS.input_file}: no text in "
                          f"{', '.join(input_files)} (no line tokenizes to a word-piece)")
-    instances = create_training_instances(
-        documents, list(tokenizer.vocab.keys()), max_seq_length=FLAGS.max_seq_length,
-        dupe_factor=FLAGS.dupe_factor, short_seq_prob=FLAGS.short_seq_prob,
+    instance_args = dict(
+        max_seq_length=FLAGS.max_seq_length, short_seq_prob=FLAGS.short_seq_prob,
         masked_lm_prob=FLAGS.masked_lm_prob,
         max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-        rng=random.Random(FLAGS.random_seed), do_whole_word_mask=FLAGS.do_whole_word_mask,
+        do_whole_word_mask=FLAGS.do_whole_word_mask,
         whole_word_mask_choice_per_word=FLAGS.whole_word_mask_choice_per_word)
-    write_instances(instances, tokenizer, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq,
-                    output_files)
-
+    vocab_words = list(tokenizer.vocab.keys())
+    if FLAGS.num_workers == 1:
+        instances = create_training_instances(
+            documents, vocab_words, dupe_factor=FLAGS.dupe_factor,
+            rng=random.Random(FLAGS.random_seed), **instance_args)
+        write_instances(instances, tokenizer, FLAGS.max_seq_length,
+                        FLAGS.max_predictions_per_seq, output_files)
+    else:
+        encoder = RecordEncoder(tokenizer.vocab, FLAGS.max_seq_length,
+                                FLAGS.max_predictions_per_seq)
+        records = create_records_in_processes(
+            documents, vocab_words, encoder, num_workers=FLAGS.num_workers,
+            random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor, **instance_args)
+        write_records(records, output_files)
 
 if __name__ == "__main__":
     runner_steps.run(main)

@@ -255,23 +255,32 @@ def test_missing_input_and_bad_flags_write_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_a_failed_write_leaves_no_output_or_temporary(tmp_path, monkeypatch):
-    def fail(*args, **kwargs):
-        raise RuntimeError("disk gone")
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_failed_write_leaves_no_output_or_temporary(tmp_path, monkeypatch, fast):
     # The second file's records fail after the first file's were written.
-    original = ptd.instance_features
     calls = []
 
-    def features(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 7:
-            fail()
-        return original(*args, **kwargs)
-    monkeypatch.setattr(ptd, "instance_features", features)
+    def failing(original):
+        def wrapped(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 7:
+                raise RuntimeError("disk gone")
+            return original(*args, **kwargs)
+        return wrapped
+    if fast:
+        monkeypatch.setattr(ptd.RecordEncoder, "encode", failing(ptd.RecordEncoder.encode))
+    else:
+        monkeypatch.setattr(ptd, "_example_proto", failing(ptd._example_proto))
     (tmp_path / "old.tfrecord").write_bytes(b"old")
+    tokenizer = FullTokenizer(str(DATA / "vocab.txt"))
+    instances = ptd.create_training_instances(
+        ptd.read_documents([str(DATA / "corpus.txt")], tokenizer), list(tokenizer.vocab),
+        max_seq_length=32, dupe_factor=1, short_seq_prob=0.1, masked_lm_prob=0.15,
+        max_predictions_per_seq=5, rng=random.Random(1))
     with pytest.raises(RuntimeError, match="disk gone"):
-        _run(tmp_path, DATA / "corpus.txt",
-             output_file=f"{tmp_path / 'old.tfrecord'},{tmp_path / 'new.tfrecord'}")
+        ptd.write_instances(instances, tokenizer, 32, 5,
+                            [str(tmp_path / "old.tfrecord"), str(tmp_path / "new.tfrecord")],
+                            fast=fast)
     assert sorted(os.listdir(tmp_path)) == ["old.tfrecord"]
     assert (tmp_path / "old.tfrecord").read_bytes() == b"old"
 
@@ -320,3 +329,77 @@ def test_imports_beside_the_runners_that_share_its_flags():
                                  "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "128"
+
+
+def test_fast_and_pure_python_paths_make_the_same_documents_and_records(tmp_path):
+    text = (DATA / "corpus.txt").read_text(encoding="utf-8")
+    # Characters the Rust path must not see (private use, capital sigma) go to Python.
+    (tmp_path / "in.txt").write_text(text + "\n\u03a3\u03a3 \ue000 the dog .\nthe fox", "utf-8")
+    tokenizer = FullTokenizer(str(DATA / "vocab.txt"))
+    documents = ptd.read_documents([str(tmp_path / "in.txt")], tokenizer, batch_lines=3)
+    assert documents == ptd.read_documents([str(tmp_path / "in.txt")], tokenizer, fast=False)
+    instances = ptd.create_training_instances(
+        documents, list(tokenizer.vocab), max_seq_length=32, dupe_factor=2, short_seq_prob=0.1,
+        masked_lm_prob=0.15, max_predictions_per_seq=5, rng=random.Random(4),
+        do_whole_word_mask=True)
+    spec = ptd.feature_spec(32, 5)
+    encoder = ptd.RecordEncoder(tokenizer.vocab, 32, 5)
+    for instance in instances:
+        features = ptd.instance_features(instance, tokenizer, 32, 5)
+        # Byte for byte the deterministic serialization of the tf.train.Example.
+        example = tf.train.Example.FromString(ptd._example_proto(features, spec))
+        assert encoder.encode(instance) == example.SerializeToString(deterministic=True)
+
+
+def test_shuffle_equals_random_shuffle():
+    for seed in range(30):
+        items = list(range(seed * 7))
+        ours, theirs = random.Random(seed), random.Random(seed)
+        expected = list(items)
+        theirs.shuffle(expected)
+        ptd.shuffle(items, ours)
+        assert items == expected and ours.random() == theirs.random()
+
+
+def _stats(records):
+    masked = sum(sum(r["masked_lm_weights"]) for r in records)
+    tokens = sum(sum(r["input_mask"]) for r in records)
+    return len(records), masked / tokens, sum(r["next_sentence_labels"][0] for r in records)
+
+
+def test_num_workers_is_deterministic_with_the_same_statistics(tmp_path):
+    text = (DATA / "corpus.txt").read_text(encoding="utf-8")
+    (tmp_path / "in.txt").write_text("\n\n".join([text] * 4), "utf-8")
+    outputs = {}
+    for name, workers in (("one", 1), ("two_a", 2), ("two_b", 2)):
+        (tmp_path / name).mkdir()
+        _run(tmp_path / name, tmp_path / "in.txt", num_workers=workers, dupe_factor=5,
+             output_file=f"{tmp_path / name / 'a.tfrecord'},{tmp_path / name / 'b.tfrecord'}")
+        outputs[name] = [(tmp_path / name / f).read_bytes() for f in ("a.tfrecord", "b.tfrecord")]
+    assert outputs["two_a"] == outputs["two_b"]
+    one = _decode(tmp_path / "one" / "a.tfrecord") + _decode(tmp_path / "one" / "b.tfrecord")
+    two = _decode(tmp_path / "two_a" / "a.tfrecord") + _decode(tmp_path / "two_a" / "b.tfrecord")
+    assert one != two  # other random streams, as --help says
+    (n_one, rate_one, random_one), (n_two, rate_two, random_two) = _stats(one), _stats(two)
+    assert abs(n_one - n_two) < 0.1 * n_one
+    assert abs(rate_one - rate_two) < 0.02 and 0.1 < rate_two < 0.2
+    assert abs(random_one / n_one - random_two / n_two) < 0.1
+    with pytest.raises(flags.ValidationError, match="--num_workers=0: must be at least 1"):
+        _run(tmp_path, tmp_path / "in.txt", num_workers=0)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_single_one_sentence_document_pairs_with_itself(tmp_path, workers):
+    # As the original: with one document the "random" next segment comes from itself.
+    (tmp_path / "in.txt").write_text("the quick dog jumped over the fox .\n")
+    _run(tmp_path, tmp_path / "in.txt", num_workers=workers, dupe_factor=3)
+    records = _decode(tmp_path / "out.tfrecord")
+    assert len(records) == 3
+    for record in records:
+        assert record["next_sentence_labels"] == [1]
+        length = sum(record["input_mask"])
+        segments = record["segment_ids"][:length]
+        # [CLS] A [SEP] (0s) then B [SEP] (1s), both non-empty: A and B are that sentence.
+        assert segments == sorted(segments) and segments.count(0) >= 3 and segments.count(1) >= 2
+        assert record["input_ids"][length:] == [0] * (32 - length)
+    assert _no_temps(tmp_path) == []

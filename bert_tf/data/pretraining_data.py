@@ -14,13 +14,15 @@ same calls as the original, so the same corpus, vocabulary and flags give the sa
 import collections
 import contextlib
 import dataclasses
+import multiprocessing
 import random
-from typing import Dict, List, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf.data import example_encoding as encoding
 from bert_tf.data.tfrecord import FeatureSpec, _example_proto
 from bert_tf.errors import InputError
 from bert_tf.files import atomic_path, matching_files
@@ -80,7 +82,8 @@ def input_files_of(input_file: str) -> List[str]:
     return matching_files(input_file, "input file")
 
 
-def read_documents(input_files: Sequence[str], tokenizer) -> List[Document]:
+def read_documents(input_files: Sequence[str], tokenizer, *, fast: bool = True,
+                   batch_lines: int = 8192) -> List[Document]:
     """Reads and tokenizes the documents of `input_files`, in order.
 
     As in the original: lines are split on "\\n" only and stripped; a blank line starts a new
@@ -91,6 +94,9 @@ def read_documents(input_files: Sequence[str], tokenizer) -> List[Document]:
     Args:
         input_files: paths (anything `tf.io.gfile` reads).
         tokenizer: a `FullTokenizer`.
+        fast: tokenize `batch_lines` lines at a time with the Rust batch path
+            (`FullTokenizer.batch_tokenize_with_offsets`, the same tokens); False runs
+            `FullTokenizer.tokenize` line by line, as the original.
 
     Returns:
         The documents, each a list of sentences (lists of word-pieces).
@@ -100,23 +106,49 @@ def read_documents(input_files: Sequence[str], tokenizer) -> List[Document]:
     """
     documents = [[]]
     for path in input_files:
-        with tf.io.gfile.GFile(path, "rb") as reader:
-            line_number = 0
-            while True:
-                raw = reader.readline()
-                if not raw:
-                    break
-                line_number += 1
-                try:
-                    line = raw.decode("utf-8").strip()
-                except UnicodeDecodeError as e:
-                    raise InputError(f"{path}:{line_number}: not UTF-8 text ({e})") from None
-                if not line:
-                    documents.append([])
-                tokens = tokenizer.tokenize(line)
-                if tokens:
-                    documents[-1].append(tokens)
+        lines = _read_lines(path)
+        if fast:
+            tokenized = (tokens for begin in range(0, len(lines), batch_lines)
+                         for tokens, _ in tokenizer.batch_tokenize_with_offsets(
+                             lines[begin:begin + batch_lines]))
+        else:
+            tokenized = map(tokenizer.tokenize, lines)
+        for line, tokens in zip(lines, tokenized):
+            if not line:
+                documents.append([])
+            if tokens:
+                documents[-1].append(tokens)
     return [d for d in documents if d]
+
+
+def _read_lines(path):
+    """The stripped lines of `path`, split on "\\n" only as the original's `readline` loop."""
+    with tf.io.gfile.GFile(path, "rb") as reader:
+        data = reader.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        first_bad = e.start
+    else:
+        lines = text.split("\n")
+        if lines[-1] == "":  # after the last newline: no line (readline returns none there)
+            lines.pop()
+        return [line.strip() for line in lines]
+    # Report it as the original's line-by-line decoding would: the line and the error in it.
+    line_start = data.rfind(b"\n", 0, first_bad) + 1
+    line_number = data.count(b"\n", 0, line_start) + 1
+    line_end = data.find(b"\n", first_bad)
+    try:
+        data[line_start:None if line_end < 0 else line_end + 1].decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}:{line_number}: not UTF-8 text ({e})") from None
+    raise AssertionError("unreachable: the line holds the undecodable byte")
+
+
+def _check_documents(documents):
+    if not documents:
+        raise InputError("the input holds no text: no document has a line that tokenizes "
+                         "to a word-piece")
 
 
 def create_training_instances(documents: List[Document], vocab_words: Sequence[str], *,
@@ -144,9 +176,7 @@ def create_training_instances(documents: List[Document], vocab_words: Sequence[s
         InputError: `documents` is empty.
         ValueError: `max_seq_length` < 5.
     """
-    if not documents:
-        raise InputError("the input holds no text: no document has a line that tokenizes "
-                         "to a word-piece")
+    _check_documents(documents)
     if max_seq_length < 5:
         raise ValueError(f"max_seq_length={max_seq_length}: must be at least 5")
     rng.shuffle(documents)
@@ -161,6 +191,57 @@ def create_training_instances(documents: List[Document], vocab_words: Sequence[s
                 whole_word_mask_choice_per_word=whole_word_mask_choice_per_word))
     rng.shuffle(instances)
     return instances
+
+
+def create_records_in_processes(documents: List[Document], vocab_words: Sequence[str],
+                                encoder: "RecordEncoder", *, num_workers: int,
+                                random_seed: int, dupe_factor: int,
+                                **instance_args) -> List[bytes]:
+    """The serialized records of `create_training_instances`' work split over `num_workers`
+    processes: deterministic for a seed and `num_workers`, but other records than one process
+    makes (the draws are split over several random streams).
+
+    The documents are shuffled with `random.Random(random_seed)` and dealt to the workers
+    (document i to worker i % num_workers). Worker w makes the instances of its documents,
+    `dupe_factor` passes, with its own `random.Random(f"{random_seed}:{w}")`, drawing random
+    next sentences from all documents, and serializes them with `encoder`. The results are
+    joined in worker order and shuffled with the first rng, so scheduling never changes them.
+    Workers are started with "spawn" (a fresh interpreter; forking a process that has
+    TensorFlow's threads running is unsafe).
+
+    Args:
+        documents, vocab_words, dupe_factor: as `create_training_instances` (`documents` is
+            shuffled in place).
+        encoder: the `RecordEncoder` of the output.
+        num_workers: processes, at least 1.
+        random_seed: the seed of every random stream.
+        **instance_args: max_seq_length, short_seq_prob, masked_lm_prob,
+            max_predictions_per_seq, do_whole_word_mask, whole_word_mask_choice_per_word.
+    """
+    _check_documents(documents)
+    rng = random.Random(random_seed)
+    rng.shuffle(documents)
+    tasks = [(documents, range(w, len(documents), num_workers), f"{random_seed}:{w}",
+              dupe_factor, vocab_words, encoder, instance_args) for w in range(num_workers)]
+    with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
+        shards = pool.starmap(_worker_records, tasks, chunksize=1)
+    records = [record for shard in shards for record in shard]
+    rng.shuffle(records)
+    return records
+
+
+def _worker_records(documents, document_indexes, seed, dupe_factor, vocab_words, encoder,
+                    instance_args):
+    """One worker of `create_records_in_processes`: its documents' records, in order."""
+    rng = random.Random(seed)
+    records = []
+    for _ in range(dupe_factor):
+        for document_index in document_indexes:
+            records.extend(encoder.encode(instance) for instance in
+                           create_instances_from_document(documents, document_index,
+                                                          vocab_words=vocab_words, rng=rng,
+                                                          **instance_args))
+    return records
 
 
 def create_instances_from_document(documents, document_index, *, max_seq_length, short_seq_prob,
@@ -223,6 +304,31 @@ def create_instances_from_document(documents, document_index, *, max_seq_length,
     return instances
 
 
+def shuffle(items: list, rng: random.Random) -> None:
+    """`rng.shuffle(items)`: the same permutation and the same draws from `rng`, about twice
+    as fast (the masking shuffles every word-piece of every instance; this is most of the
+    time of instance creation).
+
+    CPython's `Random.shuffle` draws `j = rng._randbelow(i + 1)` for i from len - 1 down to 1,
+    and `_randbelow(n)` is `getrandbits(n.bit_length())` redrawn until it is < n; this is
+    that loop without two Python calls per element. A `random.Random` subclass with its own
+    `random()` (which `_randbelow` would then use) gets `rng.shuffle` itself.
+    tests/test_pretraining_data.py checks it against `Random.shuffle`.
+    """
+    if type(rng).random is not random.Random.random or \
+            type(rng).getrandbits is not random.Random.getrandbits:
+        rng.shuffle(items)
+        return
+    getrandbits = rng.getrandbits
+    for i in reversed(range(1, len(items))):
+        n = i + 1
+        k = n.bit_length()
+        j = getrandbits(k)
+        while j >= n:
+            j = getrandbits(k)
+        items[i], items[j] = items[j], items[i]
+
+
 def _draw_choice(rng):
     """The 80/10/10 rule's draw: "mask" 80%, "keep" 10%, "random" 10%, with the original's
     calls (a second draw only when the first is not "mask")."""
@@ -254,15 +360,19 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
     Returns:
         (tokens after masking, positions ascending, the original tokens at those positions).
     """
-    candidates = []
-    for i, token in enumerate(tokens):
-        if token in (CLS_TOKEN, SEP_TOKEN):
-            continue
-        if do_whole_word_mask and candidates and token.startswith("##"):
-            candidates[-1].append(i)
-        else:
-            candidates.append([i])
-    rng.shuffle(candidates)
+    if do_whole_word_mask:
+        candidates = []
+        for i, token in enumerate(tokens):
+            if token in (CLS_TOKEN, SEP_TOKEN):
+                continue
+            if candidates and token.startswith("##"):
+                candidates[-1].append(i)
+            else:
+                candidates.append([i])
+    else:  # every word-piece its own candidate (the same list, built faster)
+        candidates = [[i] for i, token in enumerate(tokens)
+                      if token != CLS_TOKEN and token != SEP_TOKEN]
+    shuffle(candidates, rng)
 
     output_tokens = list(tokens)
     num_to_predict = min(max_predictions_per_seq,
@@ -272,8 +382,9 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
     for word in candidates:
         if len(masked) >= num_to_predict:
             break
-        if len(masked) + len(word) > num_to_predict or any(i in covered for i in word):
-            continue
+        if len(masked) + len(word) > num_to_predict or (
+                do_whole_word_mask and any(i in covered for i in word)):
+            continue  # (without whole words, candidates never overlap)
         choice = None
         if do_whole_word_mask and whole_word_mask_choice_per_word:
             choice = _draw_choice(rng)
@@ -319,30 +430,92 @@ def instance_features(instance: TrainingInstance, tokenizer, max_seq_length: int
     )
 
 
+class RecordEncoder:
+    """Serializes instances to records fast: the bytes of `tf.train.Example` holding
+    `instance_features(...)` (see `bert_tf/data/example_encoding.py`), with each token's id
+    looked up once as its varint bytes and no per-record NumPy arrays or proto objects.
+
+    Picklable (plain dicts and bytes), so worker processes can use it without TensorFlow.
+    """
+
+    def __init__(self, vocab, max_seq_length: int, max_predictions_per_seq: int):
+        """Args: vocab: token -> id (`FullTokenizer.vocab`); the lengths as the flags."""
+        self.max_seq_length = max_seq_length
+        self.max_predictions_per_seq = max_predictions_per_seq
+        self._varint_of = {token: encoding.varint(i) for token, i in vocab.items()}
+        self._weights = [encoding.float_feature([1.0] * n + [0.0] * (max_predictions_per_seq - n))
+                         for n in range(max_predictions_per_seq + 1)]
+        self._positions = [encoding.varint(p) for p in range(max_seq_length)]
+        self._labels = [encoding.int64_feature(encoding.varint(v)) for v in (0, 1)]
+
+    def _ids(self, tokens, length):
+        try:
+            ids = b"".join([self._varint_of[t] for t in tokens])
+        except KeyError as e:
+            raise InputError(f"Token {e.args[0]!r} is not in the vocab.") from None
+        return encoding.int64_feature(ids + b"\0" * (length - len(tokens)))
+
+    def encode(self, instance: TrainingInstance) -> bytes:
+        """The serialized `tf.train.Example` of `instance` (features as `instance_features`)."""
+        num_tokens, num_masked = len(instance.tokens), len(instance.masked_lm_positions)
+        if num_tokens > self.max_seq_length:
+            raise ValueError(f"{num_tokens} tokens > max_seq_length={self.max_seq_length}")
+        pad, pad_lm = self.max_seq_length - num_tokens, self.max_predictions_per_seq - num_masked
+        positions = b"".join([self._positions[p] for p in instance.masked_lm_positions])
+        return encoding.example({
+            "input_ids": self._ids(instance.tokens, self.max_seq_length),
+            "input_mask": encoding.int64_feature(b"\1" * num_tokens + b"\0" * pad),
+            "segment_ids": encoding.int64_feature(bytes(instance.segment_ids) + b"\0" * pad),
+            "masked_lm_positions": encoding.int64_feature(positions + b"\0" * pad_lm),
+            "masked_lm_ids": self._ids(instance.masked_lm_labels, self.max_predictions_per_seq),
+            "masked_lm_weights": self._weights[num_masked],
+            "next_sentence_labels": self._labels[int(instance.is_random_next)],
+        })
+
+
 def write_instances(instances: Sequence[TrainingInstance], tokenizer, max_seq_length: int,
-                    max_predictions_per_seq: int, output_files: Sequence[str]) -> List[int]:
+                    max_predictions_per_seq: int, output_files: Sequence[str], *,
+                    fast: bool = True) -> List[int]:
     """Writes the instances as tf.train.Example records, dealt round-robin over
     `output_files` as the original does.
 
     Each file is written under a temporary name and all are renamed into place only when
     every record is written, so an error or a kill never leaves a half-written output.
 
+    Args:
+        fast: serialize with `RecordEncoder`; False builds each record from
+            `instance_features` with `tf.train.Example` as the original does (the same
+            features; the bytes differ only in the order of the features).
+
     Returns:
         The number of records in each file.
     """
-    spec = feature_spec(max_seq_length, max_predictions_per_seq)
+    for index, instance in enumerate(instances[:5]):
+        features = instance_features(instance, tokenizer, max_seq_length,
+                                     max_predictions_per_seq)
+        logging.info("*** Example %d ***\ntokens: %s\n%s", index, " ".join(instance.tokens),
+                     "\n".join(f"{k}: {' '.join(str(x) for x in v)}"
+                               for k, v in features.items()))
+    if fast:
+        encode = RecordEncoder(tokenizer.vocab, max_seq_length, max_predictions_per_seq).encode
+    else:
+        spec = feature_spec(max_seq_length, max_predictions_per_seq)
+
+        def encode(instance):
+            return _example_proto(instance_features(instance, tokenizer, max_seq_length,
+                                                    max_predictions_per_seq), spec)
+    return write_records(map(encode, instances), output_files)
+
+
+def write_records(records: Iterable[bytes], output_files: Sequence[str]) -> List[int]:
+    """Writes serialized records dealt round-robin over `output_files`, atomically (see
+    `write_instances`); returns the number of records in each file."""
     counts = [0] * len(output_files)
     with contextlib.ExitStack() as stack:
         writers = [stack.enter_context(tf.io.TFRecordWriter(stack.enter_context(atomic_path(p))))
                    for p in output_files]
-        for index, instance in enumerate(instances):
-            features = instance_features(instance, tokenizer, max_seq_length,
-                                         max_predictions_per_seq)
-            writers[index % len(writers)].write(_example_proto(features, spec))
+        for index, record in enumerate(records):
+            writers[index % len(writers)].write(record)
             counts[index % len(writers)] += 1
-            if index < 5:
-                logging.info("*** Example %d ***\ntokens: %s\n%s", index, " ".join(instance.tokens),
-                             "\n".join(f"{k}: {' '.join(str(x) for x in v)}"
-                                       for k, v in features.items()))
     logging.info("Wrote %d instances to %s", sum(counts), ", ".join(output_files))
     return counts
