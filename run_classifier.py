@@ -50,7 +50,8 @@ flags.DEFINE_string("xnli_language", "zh", "XNLI: the language to train and eval
 flags.adopt_module_key_flags(bert_flags)
 
 # Settings that define the trained model; saved in output_dir and reused by later runs.
-_FEATURES_VERSION = 1
+# 2: an empty text_b is one sequence, as the original (was a pair with an empty b).
+_FEATURES_VERSION = 2
 
 
 def _column(value):

@@ -34,11 +34,12 @@ def encode_pair(tokens_a: List[str], tokens_b: Optional[List[str]], max_seq_leng
 
     Tokens beyond the length are cut as the original: `truncate_seq_pair` to
     max_seq_length - 3 for a pair, the end of `a` to max_seq_length - 2 for one sequence.
-    The lists given are not modified.
+    An empty `tokens_b` (an empty or all-whitespace text_b) is one sequence, as the
+    original's `if tokens_b:`: no second [SEP]. The lists given are not modified.
     """
     tokens_a = list(tokens_a)
+    tokens_b = list(tokens_b) if tokens_b else None
     if tokens_b is not None:
-        tokens_b = list(tokens_b)
         truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
     else:
         tokens_a = tokens_a[:max_seq_length - 2]
