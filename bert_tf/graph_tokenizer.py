@@ -31,8 +31,10 @@ The pipeline then runs on the flat code points of the whole batch:
      reordering (a stable sort by combining class inside each starter's group, as NFD does on
      the whole token) and removal of category Mn;
   4. punctuation splitting; 5. greedy longest-match-first WordPiece, all words of the batch at
-     once: every candidate piece (word, start, length <= the longest vocab entry) is looked up in
-     one `StaticHashTable` call, then a tf.while_loop walks all words' start positions together.
+     once: whole words are looked up first (a hit is the longest first piece, hence the only
+     piece); for the other words every candidate piece (word, start, length <= the longest vocab
+     entry) is looked up in one `StaticHashTable` call, then a tf.while_loop walks all their
+     start positions together, one piece per word and iteration.
 
 Final sigma. CPython lower-cases U+03A3 to U+03C2 when, inside the string, the nearest character
 before it that is not case-ignorable is cased, and the nearest one after it that is not
@@ -318,7 +320,11 @@ class GraphTokenizer(tf.Module):
         word_strings = tf.strings.unicode_encode(word_chars, "UTF-8")  # [W]
         lengths = tf.cast(word_chars.row_lengths(), tf.int32)  # [W]
         too_long = lengths > self.max_input_chars_per_word
-        lengths = tf.where(too_long, 0, lengths)  # No candidates for an over-long word.
+        # Shortcut: a word that is itself in the vocab is its own longest first piece, so it is
+        # one piece (most words of English text with a real vocab); look up whole words first.
+        whole_ids = self.vocab_table.lookup(word_strings)  # [W]
+        whole = (whole_ids >= 0) & tf.logical_not(too_long)
+        lengths = tf.where(too_long | whole, 0, lengths)  # Candidates for the other words only.
         # Every (word, start) position, then every (position, length) candidate.
         starts = tf.ragged.range(lengths)  # [W, (L)]
         start, start_word = starts.flat_values, tf.cast(starts.value_rowids(), tf.int32)  # [P]
@@ -363,12 +369,15 @@ class GraphTokenizer(tf.Module):
             (tf.zeros([num_words], tf.int32), lengths > 0, too_long, piece_words, piece_ids,
              tf.constant(1)))
         piece_words, piece_ids = piece_words.concat(), piece_ids.concat()  # step by step
-        # A word with a missing piece, or too long, is one [UNK].
+        # A word with a missing piece, or too long, is one [UNK]; a whole-word hit one piece.
         kept = tf.logical_not(tf.gather(failed, piece_words))
         unk_words = tf.cast(tf.where(failed)[:, 0], tf.int32)
-        piece_words = tf.concat([tf.boolean_mask(piece_words, kept), unk_words], axis=0)
+        whole_words = tf.cast(tf.where(whole)[:, 0], tf.int32)
+        piece_words = tf.concat(
+            [tf.boolean_mask(piece_words, kept), unk_words, whole_words], axis=0)
         piece_ids = tf.concat([tf.boolean_mask(piece_ids, kept),
-                               tf.fill(tf.shape(unk_words), self._unk_id)], axis=0)
+                               tf.fill(tf.shape(unk_words), self._unk_id),
+                               tf.boolean_mask(whole_ids, whole)], axis=0)
         order = tf.argsort(piece_words, stable=True)  # Stable: pieces stay in step order.
         piece_words, piece_ids = tf.gather(piece_words, order), tf.gather(piece_ids, order)
         return tf.RaggedTensor.from_value_rowids(
