@@ -20,6 +20,11 @@ and `str.lower()` over all 0x110000 code points, and shipped as constants:
     whether it is category Mn, punctuation, or `str.isspace()`;
   * when lower-casing, a mapping table: for every code point whose `NFD(c.lower())` is not `c`,
     the code points it becomes (sorted keys, start, length, flat values).
+Uncased: about 1,100 + 1,300 runs and 14,300 mapped code points (11,172 of them Hangul
+syllables), 37,600 output code points; cased: 74 + 383 runs. A SavedModel holding the tokenizer
+is under 1 MB. The vocab table is built from the dict `load_vocab` returns, not with
+`tf.lookup.TextFileInitializer` on the asset, because the original strips each line and lets a
+repeated token keep its later line; the asset still travels with the SavedModel.
 The pipeline then runs on the flat code points of the whole batch:
   1. `unicode_decode(errors="replace")`; U+FFFD is dropped in step 2, which gives exactly what
      the original's `bytes.decode("utf-8", "ignore")` keeps (both follow the "maximal subpart"
@@ -42,12 +47,15 @@ case-ignorable is not cased (or there is none). Python exposes neither property,
 measured from `str.lower()` itself: `(" " + c + "Σ").lower()` ends in "ς" exactly when `c` is
 cased and not case-ignorable (an ignorable `c` is skipped and " " is not cased), and
 `("A" + c + "Σ").lower()` ends in "ς" exactly when `c` is case-ignorable or cased-not-ignorable.
+A character both cased and case-ignorable (e.g. U+02B0) counts as ignorable, as in CPython,
+which skips ignorables before it asks "cased?". The tests check the classes with Σ next to
+every letter, mark, modifier and punctuation code point.
 
 Canonical reordering. NFD of a token equals per-character NFD except that combining marks
 (combining class != 0) are stably sorted by class inside each run. Mn marks are dropped
-afterwards, so only non-Mn marks with a class could differ (U+1715 and U+1D16D ... Mc); they
-exist (e.g. "a\u302e\u1715" becomes "a\u1715\u302e"), so the reordering is implemented rather
-than ignored.
+afterwards, so only non-Mn marks with a class could differ: 25 Mc code points with class 6, 9,
+216, 224 or 226 (U+1715 ... U+1D172). NFD does move them (a, U+302E, U+1715 becomes a, U+1715,
+U+302E), so the reordering is implemented rather than ignored.
 
 Known differences: none found; tests/test_graph_tokenizer.py compares every corpus line and a
 seeded Unicode fuzz, cased and uncased. Inputs are bytes: a Python `str` holding lone surrogates

@@ -15,6 +15,7 @@ import pathlib
 import random
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 import tensorflow as tf
@@ -99,6 +100,20 @@ def test_final_sigma_and_reordering_fuzz(tmp_path):
     # The fuzz does reach both sigmas.
     pieces = [p for t in texts for p in full.tokenize(t)]
     assert any("\u03c2" in p for p in pieces) and any("\u03c3" in p for p in pieces)
+
+
+def test_final_sigma_next_to_every_candidate_code_point(tmp_path):
+    """Checks the final-sigma classes, measured from str.lower(), on every code point that can
+    be cased or case-ignorable (letters with case, modifiers, marks, format characters,
+    letter numbers, circled letters, other punctuation such as "." and "'") in the four
+    positions CPython's rule looks at."""
+    candidates = [chr(cp) for cp in range(0x110000) if unicodedata.category(chr(cp)) in (
+        "Lu", "Ll", "Lt", "Lm", "Mn", "Me", "Cf", "Sk", "Nl", "Po") or 0x2460 <= cp <= 0x24FF]
+    contexts = ("A{}\u03a3", "{}\u03a3", "A\u03a3{}", "A\u03a3{}a")
+    texts = [context.format(c) for context in contexts for c in candidates]
+    words = [w for t in texts for w in tokenization.BasicTokenizer(True).tokenize(t)]
+    full, graph = _pair_for_tokens(tmp_path, _char_vocab(words), True)
+    assert _differences(full, graph, [_encode(t) for t in texts]) == []
 
 
 @pytest.mark.parametrize("text,tokens", [
