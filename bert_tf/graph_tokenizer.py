@@ -147,8 +147,8 @@ def _lookup_runs(starts, values, code_points):
 
 
 def _previous(values, first):
-    """values shifted right by one, `first` in front: [T] -> [T]."""
-    return tf.concat([tf.fill([1], first), values[:-1]], axis=0)
+    """values shifted right by one, `first` in front: [T] -> [T] (also for T = 0)."""
+    return tf.concat([tf.fill([1], first), values], axis=0)[:-1]
 
 
 class GraphTokenizer(tf.Module):
