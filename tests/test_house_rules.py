@@ -41,7 +41,7 @@ def test_library_logs_instead_of_printing():
 # A module's tier is that of its longest listed prefix (`data.windows` within `data`).
 TIERS = (
     ("errors", "files", "config"),
-    ("tokenization", "fast_tokenization", "variable_names"),
+    ("tokenization", "fast_tokenization", "graph_tokenizer", "variable_names"),
     ("layers", "optimization", "metrics"),
     ("modeling", "heads", "crf", "outputs"),
     ("data", "task_model", "pretraining_model", "weights"),
