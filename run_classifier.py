@@ -27,6 +27,7 @@ from bert_tf.data.tfrecord import file_digest, fingerprint
 from bert_tf.metrics.glue import task_metrics
 from bert_tf.outputs.glue import write_test_results
 from bert_tf.tasks.classification import ClassificationTask
+from bert_tf.text_signatures import text_module_for
 
 FLAGS = flags.FLAGS
 
@@ -201,7 +202,8 @@ def main(_):
             logging.info("Wrote predictions for %s (%d examples)", name, count)
 
     if FLAGS.export_dir:
-        engine.export(FLAGS.export_dir)
+        engine.export(FLAGS.export_dir, text_module_for("run_classifier", settings,
+                                                        run.vocab_file))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from bert_tf.files import read_json, write_json
 from bert_tf.metrics.ner import ner_metrics
 from bert_tf.outputs.ner import write_conll_predictions, write_entities_jsonl
 from bert_tf.tasks.ner import TokenClassificationTask
+from bert_tf.text_signatures import text_module_for
 
 FLAGS = flags.FLAGS
 
@@ -159,7 +160,8 @@ def main(_):
                      len(examples))
 
     if FLAGS.export_dir:
-        engine.export(FLAGS.export_dir)
+        engine.export(FLAGS.export_dir, text_module_for("run_ner", settings, run.vocab_file,
+                                                        FLAGS.doc_stride))
 
 
 if __name__ == "__main__":

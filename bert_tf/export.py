@@ -4,19 +4,23 @@
     outputs = loaded.signatures["serving_default"](
         input_ids=..., input_mask=..., segment_ids=...)   # int32 [batch, seq] each
 
-Sequence length is dynamic (up to max_position_embeddings).
+Sequence length is dynamic (up to max_position_embeddings). The runners' exports also
+have a `text` signature taking raw strings (see `bert_tf.text_signatures`).
 """
 
 import contextlib
 import logging as python_logging
 import os
 import shutil
-from typing import Callable, Dict, Iterator
+from typing import Callable, Dict, Iterator, Optional
 
 import tensorflow as tf
 from absl import logging
 
 from bert_tf.files import temp_path
+
+# The raw-text signature's name (bert_tf.text_signatures).
+TEXT_SIGNATURE = "text"
 
 _INPUT_SIGNATURE = [tf.TensorSpec([None, None], tf.int32, name=name)
                     for name in ("input_ids", "input_mask", "segment_ids")]
@@ -50,24 +54,30 @@ class _ServingModule(tf.Module):
         self.model = model
         self._outputs_fn = outputs_fn
 
-    @tf.function(input_signature=_INPUT_SIGNATURE)
-    def serve(self, input_ids, input_mask, segment_ids):
-        features = {"input_ids": input_ids, "input_mask": input_mask,
-                    "segment_ids": segment_ids}
+    def model_outputs(self, features):
+        """The task's outputs of a feature dict (float outputs as float32)."""
         outputs = self._outputs_fn(self.model(features, training=False), features)
         return {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
                 for name, value in outputs.items()}
 
+    @tf.function(input_signature=_INPUT_SIGNATURE)
+    def serve(self, input_ids, input_mask, segment_ids):
+        return self.model_outputs({"input_ids": input_ids, "input_mask": input_mask,
+                                   "segment_ids": segment_ids})
+
 
 def export_saved_model(model, export_dir: str,
                        outputs_fn: Callable[[tf.Tensor, Dict[str, tf.Tensor]],
-                                            Dict[str, tf.Tensor]]) -> str:
+                                            Dict[str, tf.Tensor]],
+                       text_module: Optional[tf.Module] = None) -> str:
     """Writes a SavedModel whose `serving_default` maps the three inputs to `outputs_fn`.
 
     Args:
         model: a built task model (features dict -> logits).
         export_dir: replaced atomically: written beside it, then renamed into place.
         outputs_fn: (logits, features) -> dict of named outputs (e.g. probabilities).
+        text_module: a `bert_tf.text_signatures` module: adds the `text` signature (raw
+            strings in, preprocessing in the graph) and its vocab.txt / labels.txt assets.
 
     Returns:
         export_dir.
@@ -76,11 +86,15 @@ def export_saved_model(model, export_dir: str,
     parent, name = os.path.split(export_dir)
     os.makedirs(parent, exist_ok=True)
     module = _ServingModule(model, outputs_fn)
+    signatures = {"serving_default": module.serve}
+    if text_module is not None:
+        module.text_module = text_module  # tracked: its tables and assets are saved
+        signatures[TEXT_SIGNATURE] = text_module.signature(module.model_outputs)
     # `.<name>.tmp-<pid>-<random>` (and its `.old`): a killed export's directories are
     # removed by the next export to the same place (temp_path).
     with temp_path(os.path.join(parent, f".{name}")) as tmp:
         with _without_untraced_functions_message():
-            tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+            tf.saved_model.save(module, tmp, signatures=signatures)
         old = None
         if os.path.exists(export_dir):
             old = f"{tmp}.old"

@@ -45,8 +45,9 @@ TIERS = (
     ("layers", "optimization", "metrics"),
     ("modeling", "heads", "crf", "outputs"),
     ("data", "task_model", "pretraining_model", "weights"),
-    ("tasks", "export", "extraction", "fill_mask", "run_record"),
-    ("training",),
+    ("tasks", "export", "extraction", "fill_mask", "run_record", "text_signatures",
+     "predictor"),
+    ("training", "predict"),
 )
 # Old import paths kept for users (each a one-line alias of its new module); nothing in the
 # library may import them.

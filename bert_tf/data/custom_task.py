@@ -24,7 +24,7 @@ Example:
 import csv
 import json
 import os
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from bert_tf.data.examples import InputExample
 from bert_tf.data.glue import (DataProcessor, get_processor, iter_lines, parse_score,
@@ -96,7 +96,14 @@ def _read_csv(path: str, what: str) -> Iterator[Tuple[int, List[str]]]:
 
 def _read_jsonl(path: str, what: str) -> Iterator[Tuple[int, dict]]:
     """Yields (line number, object) of a JSON Lines file; skips blank lines."""
-    for line_number, text in iter_lines(path, what):
+    return jsonl_records(iter_lines(path, what), path)
+
+
+def jsonl_records(numbered_lines: Iterable[Tuple[int, str]], path: str
+                  ) -> Iterator[Tuple[int, dict]]:
+    """Yields (line number, object) of (line number, text) pairs of JSON Lines read from
+    `path` (named in errors); skips blank lines."""
+    for line_number, text in numbered_lines:
         if not text.strip():
             continue
         try:

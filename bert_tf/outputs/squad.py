@@ -84,12 +84,14 @@ class _Entry(NamedTuple):
     text: str
     start_logit: float
     end_logit: float
+    # (first, last) doc-token index of a non-null span: where its text lies in the context.
+    doc_span: Optional[Tuple[int, int]] = None
 
 
 def compute_predictions(examples, features, results: Iterable, *, n_best_size: int = 20,
                         max_answer_length: int = 30, do_lower_case: bool,
                         version_2_with_negative: bool, null_score_diff_threshold: float = 0.0,
-                        verbose_logging: bool = False):
+                        verbose_logging: bool = False, return_doc_spans: bool = False):
     """Turns the logits of every feature into one answer per example (see the module docstring).
 
     Args:
@@ -107,6 +109,8 @@ def compute_predictions(examples, features, results: Iterable, *, n_best_size: i
         null_score_diff_threshold: float, SQuAD 2.0 only: predict "" when null odds exceed it
             (`--null_score_diff_threshold`; `squad_evaluate`'s `best_f1_thresh` is a good value).
         verbose_logging: bool, log why `get_final_text` fell back to the original text.
+        return_doc_spans: also return, per example, the (first, last) doc-token index of
+            the predicted answer (None for ""): its place in the context.
 
     Returns:
         (predictions, nbest, null_odds):
@@ -130,6 +134,7 @@ def compute_predictions(examples, features, results: Iterable, *, n_best_size: i
     predictions = collections.OrderedDict()
     all_nbest = collections.OrderedDict()
     null_odds = collections.OrderedDict() if version_2_with_negative else None
+    doc_spans = collections.OrderedDict()
     for example_index, example in enumerate(examples):
         example_features = example_index_to_features.get(example_index, [])
         if not example_features:
@@ -170,15 +175,18 @@ def compute_predictions(examples, features, results: Iterable, *, n_best_size: i
         for candidate in candidates:
             if len(nbest) >= n_best_size:
                 break
+            doc_span = None
             if candidate.start_index > 0:  # [CLS] (index 0) is never in token_to_orig_map.
-                text = _span_text(example, example_features[candidate.feature_index], candidate,
-                                  do_lower_case, verbose_logging)
+                feature = example_features[candidate.feature_index]
+                text = _span_text(example, feature, candidate, do_lower_case, verbose_logging)
                 if text in seen:
                     continue
+                doc_span = (feature.token_to_orig_map[candidate.start_index],
+                            feature.token_to_orig_map[candidate.end_index])
             else:
                 text = ""
             seen.add(text)
-            nbest.append(_Entry(text, candidate.start_logit, candidate.end_logit))
+            nbest.append(_Entry(text, candidate.start_logit, candidate.end_logit, doc_span))
         if version_2_with_negative and "" not in seen:
             nbest.append(_Entry("", null_start_logit, null_end_logit))
         if not nbest:  # SQuAD 1.1 without a single valid span; the original says "empty".
@@ -190,8 +198,10 @@ def compute_predictions(examples, features, results: Iterable, *, n_best_size: i
                                      ("start_logit", e.start_logit), ("end_logit", e.end_logit)])
             for e, p in zip(nbest, probabilities)]
         best_non_null = next((e for e in nbest if e.text), None)
+        doc_spans[example.qas_id] = None
         if not version_2_with_negative:
             predictions[example.qas_id] = nbest[0].text
+            doc_spans[example.qas_id] = nbest[0].doc_span
         elif best_non_null is None:
             # The original crashes here; see the module docstring.
             null_odds[example.qas_id] = score_null - 0.0 - 0.0
@@ -201,6 +211,10 @@ def compute_predictions(examples, features, results: Iterable, *, n_best_size: i
             null_odds[example.qas_id] = score_diff
             predictions[example.qas_id] = (
                 "" if score_diff > null_score_diff_threshold else best_non_null.text)
+            if predictions[example.qas_id]:
+                doc_spans[example.qas_id] = best_non_null.doc_span
+    if return_doc_spans:
+        return predictions, all_nbest, null_odds, doc_spans
     return predictions, all_nbest, null_odds
 
 

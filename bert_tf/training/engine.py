@@ -518,10 +518,11 @@ class Engine:
             return outputs, math.nan
         return outputs, loss_sum / count
 
-    def export(self, export_dir: str) -> str:
-        """Writes a SavedModel of the task (see `export.export_saved_model`) that computes
-        in float32 whatever precision trained it: a mixed-precision model is copied into a
-        float32 twin first, so serving needs no bf16/fp16 hardware and loses no accuracy."""
+    def export(self, export_dir: str, text_module=None) -> str:
+        """Writes a SavedModel of the task (see `export.export_saved_model`; `text_module`
+        adds its `text` signature) that computes in float32 whatever precision trained it:
+        a mixed-precision model is copied into a float32 twin first, so serving needs no
+        bf16/fp16 hardware and loses no accuracy."""
         model = self.model
         if model.compute_dtype != "float32":
             policy = tf_keras.mixed_precision.global_policy()
@@ -532,7 +533,7 @@ class Engine:
             finally:
                 tf_keras.mixed_precision.set_global_policy(policy)
             model.set_weights(self.model.get_weights())
-        return export_saved_model(model, export_dir, self.task.outputs)
+        return export_saved_model(model, export_dir, self.task.outputs, text_module)
 
     def write_summaries(self, name: str, values: Dict[str, float], step: int) -> None:
         """Scalars to TensorBoard under output_dir/<name>."""
