@@ -33,8 +33,12 @@ demo: $(STAMP)
 	@echo "  test_results.tsv           class probabilities per test sentence"
 	@echo "  submission/SST-2.tsv       predicted labels in the GLUE submission layout"
 	@echo "  model.ckpt-*               checkpoints in the original BERT format"
-	@echo "  export/                    SavedModel (serving_default: input_ids, input_mask, segment_ids)"
+	@echo "  export/                    SavedModel: serving_default (ids) and text (raw strings)"
 	@cat output/demo_sst2/eval_results.txt
+	@echo
+	@echo "Raw sentences through the export's text signature (plain TensorFlow, no bert_tf):"
+	$(PY) demo/serve_text.py output/demo_sst2/export "the acting is brilliant and charming" \
+	  "honestly , the plot feels dull and predictable" "a moving story , but the ending is weak"
 
 # NER with a custom label set: English products/brands/prices (softmax) and Chinese
 # cities/dishes, one character per line (CRF); both made-up demo data in demo/.
@@ -47,8 +51,13 @@ demo-ner: $(STAMP)
 	@echo "  eval_results.txt       entity precision/recall/F1 (micro and per type), token accuracy"
 	@echo "  test_predictions.txt   word gold pred, CoNLL layout (conlleval reads it)"
 	@echo "  test_entities.jsonl    entities found per sentence (type, first/last word, text)"
-	@echo "  export/                SavedModel: per-token probabilities and label ids"
+	@echo "  export/                SavedModel: serving_default (ids) and text (raw strings)"
 	@grep -E "eval_(f1|precision|recall) " output/demo_ner_en/eval_results.txt output/demo_ner_zh/eval_results.txt
+	@echo
+	@echo "Raw sentences through the exports' text signatures (plain TensorFlow, no bert_tf):"
+	$(PY) demo/serve_text.py output/demo_ner_en/export \
+	  "Is the Bluepeak camping stove worth 230 dollars?" "For 99 dollars, I bought a Greyfox yoga mat."
+	$(PY) demo/serve_text.py output/demo_ner_zh/export "他说麻婆豆腐是西安的名菜"
 
 # SQuAD 2.0 on a made-up sample (demo/squad/), with the official scoring (--do_eval).
 demo-squad: $(STAMP)
