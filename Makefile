@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo demo-ner demo-squad demo-pretrain clean
+.PHONY: install test test-slow demo demo-ner demo-squad demo-pretrain demo-embed clean
 
 install: $(STAMP)
 
@@ -107,3 +107,28 @@ demo-pretrain: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache output
+
+# Sentence embeddings with the demo-pretrain model (trained first if it is not there): mean
+# pooling, unit vectors, the cosine-similarity matrix of demo/embed/reviews.txt and the two
+# most similar reviews per query in demo/embed/queries.txt.
+EMBED := output/demo_embed
+demo-embed: $(STAMP)
+	@test -d $(PRETRAIN)/phase2 || $(MAKE) demo-pretrain
+	rm -rf $(EMBED)
+	mkdir -p $(EMBED)
+	$(PY) -m bert_tf.embed --init_checkpoint=$(PRETRAIN)/phase2 --max_seq_length=64 \
+	  --input_file=demo/embed/reviews.txt --output_file=$(EMBED)/reviews.npy --normalize \
+	  --export_dir=$(EMBED)/export
+	$(PY) -m bert_tf.embed --init_checkpoint=$(PRETRAIN)/phase2 --max_seq_length=64 \
+	  --input_file=demo/embed/reviews.txt --output_file=$(EMBED)/similarity.tsv --similarity
+	$(PY) -m bert_tf.embed --init_checkpoint=$(PRETRAIN)/phase2 --max_seq_length=64 \
+	  --input_file=demo/embed/reviews.txt --query_file=demo/embed/queries.txt --similarity \
+	  --top_k=2 --output_file=$(EMBED)/top_k.jsonl
+	@echo
+	@echo "Embedding demo results in $(EMBED)/:"
+	@echo "  reviews.npy        float32 [6, 64]: one unit vector per review"
+	@echo "  similarity.tsv     6 x 6 cosine similarities"
+	@echo "  top_k.jsonl        the 2 most similar reviews per query"
+	@echo "  export/            SavedModel: serving_default (ids) and text (raw strings) -> embedding"
+	@cat $(EMBED)/similarity.tsv
+	@cat $(EMBED)/top_k.jsonl

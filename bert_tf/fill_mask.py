@@ -10,21 +10,18 @@ Axes: B batch, S sequence, P masks in a text, V vocab, K top-k.
 """
 
 import dataclasses
-import os
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from bert_tf import tokenization
-from bert_tf.config import BertConfig
 from bert_tf.data.pretraining_data import CLS_TOKEN, MASK_TOKEN, SEP_TOKEN
 from bert_tf.errors import InputError
 from bert_tf.pretraining_model import (MASKED_LM_LOGITS, NEXT_SENTENCE_LOGITS,
                                        BertPretrainingModel)
 from bert_tf.weights.checkpoints import LoadReport
-from bert_tf.weights.hf_weights import read_hf_directory
-from bert_tf.weights.pretrained import is_hf_directory, load_weights
+from bert_tf.weights.pretrained import load_weights, model_files
 
 
 def tokenize_keeping_masks(tokenizer, text: str) -> List[str]:
@@ -96,21 +93,7 @@ class MaskedLMPredictor:
         Raises:
             InputError: a file is missing, or the checkpoint has no masked-LM head.
         """
-        model_dir = init_checkpoint if os.path.isdir(init_checkpoint) else None
-        if bert_config_file:
-            config = BertConfig.from_json_file(bert_config_file)
-        elif model_dir and is_hf_directory(model_dir):
-            config = read_hf_directory(model_dir).config
-        elif model_dir and os.path.isfile(os.path.join(model_dir, "bert_config.json")):
-            config = BertConfig.from_json_file(os.path.join(model_dir, "bert_config.json"))
-        else:
-            raise InputError(f"--bert_config_file is needed: {init_checkpoint} holds no "
-                             "bert_config.json or config.json")
-        if not vocab_file and model_dir and os.path.isfile(os.path.join(model_dir,
-                                                                        "vocab.txt")):
-            vocab_file = os.path.join(model_dir, "vocab.txt")
-        if not vocab_file:
-            raise InputError(f"--vocab_file is needed: {init_checkpoint} holds no vocab.txt")
+        config, vocab_file = model_files(init_checkpoint, bert_config_file, vocab_file)
         tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
         config.check_vocab_size(len(tokenizer.vocab), vocab_file)
         model = BertPretrainingModel(config).build_with_dummy_inputs()

@@ -46,8 +46,8 @@ TIERS = (
     ("modeling", "heads", "crf", "outputs"),
     ("data", "task_model", "pretraining_model", "weights"),
     ("tasks", "export", "extraction", "fill_mask", "run_record", "text_signatures",
-     "predictor"),
-    ("training", "predict"),
+     "predictor", "embeddings"),
+    ("training", "predict", "embed"),
 )
 # Old import paths kept for users (each a one-line alias of its new module); nothing in the
 # library may import them.

@@ -38,7 +38,7 @@ def test_every_command_names_a_script_module_or_target_that_exists():
     targets = {m.group(1) for line in lines for m in [re.match(r"make ([\w-]+)", line)] if m}
     assert {"run_classifier.py", "run_ner.py", "run_squad.py", "extract_features.py"} <= scripts
     assert [s for s in scripts if not (ROOT / s).is_file()] == []
-    assert modules == {"bert_tf.convert", "bert_tf.predict"}
+    assert modules == {"bert_tf.convert", "bert_tf.predict", "bert_tf.embed"}
     assert all(importlib.util.find_spec(m) for m in modules)
     assert {"test", "install", "demo", "demo-ner", "demo-squad"} <= targets
     assert [t for t in targets if not re.search(rf"^{t}:", MAKEFILE, re.M)] == []

@@ -1,22 +1,52 @@
 """Loading a pre-trained BERT (config + vocabulary + weights) with every check in one place."""
 
 import dataclasses
+import json
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from absl import logging
 
 from bert_tf import tokenization
 from bert_tf.config import BertConfig
+from bert_tf.errors import InputError
 from bert_tf.modeling import BertModel
 from bert_tf.weights.checkpoints import LoadReport, load_checkpoint
-from bert_tf.weights.hf_weights import load_hf_weights
+from bert_tf.weights.hf_weights import hf_config_to_bert_config, load_hf_weights
 
 
 def is_hf_directory(path: Optional[str]) -> bool:
     """True for a Hugging Face model directory (it has a config.json)."""
     return bool(path) and os.path.isdir(path) and os.path.isfile(
         os.path.join(path, "config.json"))
+
+
+def model_files(init_checkpoint: Optional[str], bert_config_file: Optional[str] = None,
+                vocab_file: Optional[str] = None) -> Tuple[BertConfig, str]:
+    """The config and vocab file of a model: the files given, else those a directory
+    `init_checkpoint` holds (a Hugging Face directory's config.json, or the bert_config.json
+    of an output_dir or a released model's directory) and its vocab.txt.
+
+    Raises:
+        InputError: naming the flag to give when neither is there.
+    """
+    model_dir = init_checkpoint if init_checkpoint and os.path.isdir(init_checkpoint) else None
+    if bert_config_file:
+        config = BertConfig.from_json_file(bert_config_file)
+    elif is_hf_directory(model_dir):
+        config_file = os.path.join(model_dir, "config.json")
+        with open(config_file, encoding="utf-8") as f:
+            config = hf_config_to_bert_config(json.load(f), config_file)
+    elif model_dir and os.path.isfile(os.path.join(model_dir, "bert_config.json")):
+        config = BertConfig.from_json_file(os.path.join(model_dir, "bert_config.json"))
+    else:
+        raise InputError(f"--bert_config_file is needed: {init_checkpoint} holds no "
+                         "bert_config.json or config.json")
+    if not vocab_file and model_dir and os.path.isfile(os.path.join(model_dir, "vocab.txt")):
+        vocab_file = os.path.join(model_dir, "vocab.txt")
+    if not vocab_file:
+        raise InputError(f"--vocab_file is needed: {init_checkpoint} holds no vocab.txt")
+    return config, vocab_file
 
 
 def load_weights(model, init_checkpoint: str, *, optimizer=None) -> LoadReport:
