@@ -33,6 +33,7 @@ import sys
 import numpy as np
 
 from bert_tf.errors import InputError
+from bert_tf.weights.convert import parse_bool
 
 PAIR_SEPARATOR = " ||| "
 
@@ -50,14 +51,6 @@ def read_lines(path: str):
         texts.append(a)
         pairs.append(b if sep else None)
     return texts, pairs
-
-
-def _bool(text):
-    if text.lower() in ("1", "true", "yes"):
-        return True
-    if text.lower() in ("0", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def parse_layers(text: str):
@@ -87,7 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("--init_checkpoint", help="Original checkpoint or HF directory.")
     parser.add_argument("--bert_config_file")
     parser.add_argument("--vocab_file")
-    parser.add_argument("--do_lower_case", type=_bool, default=True)
+    parser.add_argument("--do_lower_case", type=parse_bool, default=True)
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--input_file", required=True)
@@ -95,8 +88,8 @@ def main(argv=None) -> int:
                         ".tsv / .jsonl with --similarity")
     parser.add_argument("--pooling", default="mean", choices=("mean", "max", "cls", "pooled"))
     parser.add_argument("--layers", default="-1")
-    parser.add_argument("--normalize", type=_bool, nargs="?", const=True, default=False)
-    parser.add_argument("--similarity", type=_bool, nargs="?", const=True, default=False)
+    parser.add_argument("--normalize", type=parse_bool, nargs="?", const=True, default=False)
+    parser.add_argument("--similarity", type=parse_bool, nargs="?", const=True, default=False)
     parser.add_argument("--query_file", help="With --similarity: queries, one per line.")
     parser.add_argument("--top_k", type=int, default=5)
     parser.add_argument("--max_matrix", type=int, default=2000,

@@ -84,7 +84,8 @@ def tf_to_hf(bert_config_file, init_checkpoint, output_dir, vocab_file=None,
     return mapped
 
 
-def _bool(text):
+def parse_bool(text):
+    """argparse type for true/false flags (1/0, yes/no accepted)."""
     if text.lower() in ("1", "true", "yes"):
         return True
     if text.lower() in ("0", "false", "no"):
@@ -103,7 +104,7 @@ def main(argv=None):
     to_hf.add_argument("--bert_config_file", required=True)
     to_hf.add_argument("--init_checkpoint", required=True)
     to_hf.add_argument("--vocab_file")
-    to_hf.add_argument("--do_lower_case", type=_bool)
+    to_hf.add_argument("--do_lower_case", type=parse_bool)
     to_hf.add_argument("--output_dir", required=True)
     args = parser.parse_args(argv)
     try:
