@@ -20,7 +20,11 @@ import ctypes
 import importlib.util
 import os
 import sys
+import time
 from typing import Dict, Mapping
+
+# When the runner started (this module is its first import): the start of its phase times.
+STARTED = time.time()
 
 
 def gpu_driver_installed() -> bool:

@@ -20,11 +20,13 @@ import os
 import re
 import sys
 import tempfile
+import time
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import tensorflow as tf
 from absl import app, flags, logging
 
+import runner_env
 from bert_tf import tokenization
 from bert_tf.config import BertConfig
 from bert_tf.data.tfrecord import cached_dataset
@@ -32,7 +34,7 @@ from bert_tf.errors import InputError, TrainingDiverged
 from bert_tf.outputs.glue import write_eval_results
 from bert_tf.run_record import (RunRecord, check_same_run, load_run_record, run_differences,
                                  save_run_record)
-from bert_tf.training import Engine, TrainingConfig, create_strategy, set_mixed_precision
+from bert_tf.training import Engine, TrainingConfig, create_strategy, phases, set_mixed_precision
 
 # The modules whose flags are saved in run_config.json: the shared ones and the runner's.
 SHARED_FLAG_MODULES = ("bert_flags",)
@@ -55,7 +57,9 @@ def run(main):
             sys.exit(status)
 
         try:
-            return main(argv)
+            result = main(argv)
+            logging.info("%s", phases.summary(time.time() - runner_env.STARTED))
+            return result
         except (InputError, TrainingDiverged, flags.ValidationError) as e:
             fail(f"error: {e}")
         except OSError as e:
@@ -104,7 +108,9 @@ def _resume_hint():
 
 def start_logging(flag_values):
     """INFO (the progress lines) unless --verbosity was given: --verbosity=1 adds the details
-    (e.g. every variable a checkpoint load initialized), -1 leaves warnings only."""
+    (e.g. every variable a checkpoint load initialized), -1 leaves warnings only. Starts the
+    run's record of time per phase (logged at its end by `run`)."""
+    phases.reset()
     if not flag_values["verbosity"].present:
         logging.set_verbosity(logging.INFO)
 
@@ -352,7 +358,8 @@ def cached_features(flag_values, name: str, key: str, spec, make_features: Calla
     `fingerprint` of what made the features: examples or file digest, vocabulary, settings)
     changes."""
     path = os.path.join(flag_values.output_dir, f"{name}.tf_record")
-    return cached_dataset(path, key, spec, make_features)
+    with phases.timed("features"):
+        return cached_dataset(path, key, spec, make_features)
 
 
 def training_config(flag_values, num_examples):

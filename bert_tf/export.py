@@ -51,12 +51,16 @@ def _without_untraced_functions_message() -> Iterator[None]:
 class _ServingModule(tf.Module):
     def __init__(self, model, outputs_fn):
         super().__init__()
-        self.model = model
+        # The model's variables are tracked, not the Keras model itself: saving a tracked
+        # Keras model traces every layer's call for Keras' own loader (7.5 s of a BERT-Small
+        # export's 10, 2.4 s without), and nothing but the signatures is served.
+        self.model_variables = list(model.variables)
+        self._forward = lambda features: model(features, training=False)
         self._outputs_fn = outputs_fn
 
     def model_outputs(self, features):
         """The task's outputs of a feature dict (float outputs as float32)."""
-        outputs = self._outputs_fn(self.model(features, training=False), features)
+        outputs = self._outputs_fn(self._forward(features), features)
         return {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
                 for name, value in outputs.items()}
 

@@ -37,6 +37,7 @@ from bert_tf.export import export_saved_model
 from bert_tf.files import remove_stale_temps
 from bert_tf.optimization import WarmupLinearDecay, create_optimizer, dense_gradient
 from bert_tf.tasks.base import EXAMPLE_INDEX, IS_REAL_EXAMPLE, Task
+from bert_tf.training import phases
 from bert_tf.training.config import TrainingConfig
 from bert_tf.weights import checkpoints
 from bert_tf.weights.pretrained import load_weights
@@ -390,40 +391,42 @@ class Engine:
                      config.gradient_accumulation_steps, self._cuts_training_batches(),
                      self.jit_compile)
         try:
-            while step < total:
-                every = config.save_checkpoints_steps
-                boundary = (step // every + 1) * every
-                num = min(config.iterations_per_loop, config.log_every_n_steps,
-                          boundary - step, total - step)
-                losses = train_loop(inputs[0], tf.constant(num)).numpy()
-                if not np.all(np.isfinite(losses)):
-                    bad = step + int(np.argmin(np.isfinite(losses)))
-                    last = self.latest_checkpoint() or "none (no save yet)"
-                    raise TrainingDiverged(
-                        f"training loss became {losses[bad - step]} at step {bad}; stopped. "
-                        f"The last good checkpoint is {last}; try a lower --learning_rate")
-                step += num
-                loss = float(losses.mean())
-                learning_rate = float(schedule(step - 1))
-                elapsed = time.time() - start_time
-                rate = (step - start_step) * config.train_batch_size / max(elapsed, 1e-9)
-                eta = (total - step) * config.train_batch_size / max(rate, 1e-9)
-                logging.info("step %d/%d (%.1f%%) | %.1f examples/s | loss %.4f | lr %.3g | "
-                             "ETA %s", step, total, 100.0 * step / total, rate, loss,
-                             learning_rate, _format_seconds(eta))
-                with writer.as_default(step=step):
-                    tf.summary.scalar("loss", loss)
-                    tf.summary.scalar("learning_rate", learning_rate)
-                    tf.summary.scalar("examples_per_second", rate)
-                if step % config.save_checkpoints_steps == 0 or step == total:
-                    logging.info("Saved %s", self.save(step, config.keep_checkpoint_max))
+            with phases.timed("training"):
+                while step < total:
+                    every = config.save_checkpoints_steps
+                    boundary = (step // every + 1) * every
+                    num = min(config.iterations_per_loop, config.log_every_n_steps,
+                              boundary - step, total - step)
+                    losses = train_loop(inputs[0], tf.constant(num)).numpy()
+                    if not np.all(np.isfinite(losses)):
+                        bad = step + int(np.argmin(np.isfinite(losses)))
+                        last = self.latest_checkpoint() or "none (no save yet)"
+                        raise TrainingDiverged(
+                            f"training loss became {losses[bad - step]} at step {bad}; stopped. "
+                            f"The last good checkpoint is {last}; try a lower --learning_rate")
+                    step += num
+                    loss = float(losses.mean())
+                    learning_rate = float(schedule(step - 1))
+                    elapsed = time.time() - start_time
+                    rate = (step - start_step) * config.train_batch_size / max(elapsed, 1e-9)
+                    eta = (total - step) * config.train_batch_size / max(rate, 1e-9)
+                    logging.info("step %d/%d (%.1f%%) | %.1f examples/s | loss %.4f | lr %.3g | "
+                                 "ETA %s", step, total, 100.0 * step / total, rate, loss,
+                                 learning_rate, _format_seconds(eta))
+                    with writer.as_default(step=step):
+                        tf.summary.scalar("loss", loss)
+                        tf.summary.scalar("learning_rate", learning_rate)
+                        tf.summary.scalar("examples_per_second", rate)
+                    if step % config.save_checkpoints_steps == 0 or step == total:
+                        logging.info("Saved %s", self.save(step, config.keep_checkpoint_max))
         finally:
             writer.flush()
             # The training iterator's destructor stops its prefetch threads and waits for the
             # batches they are making (runs were reported idle for 15-40 s after their last
             # checkpoint). Release it now, also when training fails (the traceback keeps this
             # frame, and any snapshot of its locals), and say so when that takes a while.
-            with _notice_if_slow("Stopping the training input pipeline"):
+            with phases.timed("teardown"), _notice_if_slow(
+                    "Stopping the training input pipeline"):
                 inputs.clear()
         return {"global_step": step, "loss": loss}
 
@@ -460,6 +463,9 @@ class Engine:
                 description: str = "predict") -> Tuple[Dict[str, np.ndarray], float]:
         """Runs the model over `dataset`; outputs come back in the dataset's order.
 
+        Its time goes to the run's phase `description` ("eval" or "predict"), its input
+        pipeline's teardown included.
+
         The dataset is padded to whole batches with zero examples (is_real_example = 0), as
         the original does for TPUs, so every replica gets an equal share; padding is
         dropped from the outputs. With dynamic padding the examples are run grouped by
@@ -470,6 +476,10 @@ class Engine:
             NaN for cut batches of a task whose loss reads the padding (SQuAD), which no
             runner reports).
         """
+        with phases.timed(description):
+            return self._predict(dataset, num_examples, batch_size, description)
+
+    def _predict(self, dataset, num_examples, batch_size, description):
         self.check_batch_size(batch_size, f"{description}_batch_size")
         padding = (-num_examples) % batch_size
         zeros = tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype),
@@ -523,6 +533,10 @@ class Engine:
         adds its `text` signature) that computes in float32 whatever precision trained it:
         a mixed-precision model is copied into a float32 twin first, so serving needs no
         bf16/fp16 hardware and loses no accuracy."""
+        with phases.timed("export"):
+            return self._export(export_dir, text_module)
+
+    def _export(self, export_dir, text_module):
         model = self.model
         if model.compute_dtype != "float32":
             policy = tf_keras.mixed_precision.global_policy()
