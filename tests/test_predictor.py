@@ -164,7 +164,7 @@ def test_squad_equals_the_runners_do_predict_with_offsets(squad_model):
     for (_, _, context), answer in zip(questions, answers):
         if answer["answer"]:
             assert context[answer["start"]:answer["end"]] == answer["answer"]
-            assert 0 < answer["score"] <= 1
+            assert 0 < answer["probability"] <= 1
         else:
             assert (answer["start"], answer["end"]) == (-1, -1)
 
