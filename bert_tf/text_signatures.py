@@ -37,8 +37,9 @@ the start piece's max-context window, end >= start, at most max_answer_length pi
 highest start_logit + end_logit over all windows, ties to the first in the Python's
 candidate order (window, start rank, end rank), sums in float64 as the Python's floats.
 SQuAD 2.0: null score = the smallest [CLS] score over the windows; "" when null score -
-start_logit - end_logit > null_score_diff_threshold, when no span is valid, or when
-n_best_size is 1 and the null scores strictly higher (the n-best then holds no span).
+start_logit - end_logit > null_score_diff_threshold, or when no span is valid (compute_
+predictions' n-best of only the null at n_best_size 1 is that case: a valid span there scores
+at least the null).
 Differences from the runner: the n-best indexes are taken over each window's real positions
 only; the runner's cut batches pad logits with 0.0 past a window's end, and such a position
 can displace a real one from the n-best (the predictor's batches hold the model's logits
@@ -560,12 +561,12 @@ class SquadText(tf.Module):
             no_answer = ~has_span
             if self.version_2_with_negative:
                 # compute_predictions: null odds = null score - the best non-null's logits,
-                # in its order of operations; with n_best_size 1 a null scoring strictly
-                # higher fills the n-best alone (no non-null entry): "" whatever the threshold.
+                # in its order of operations. Its other "" (an n-best of only the null, at
+                # n_best_size 1) needs no case here: a valid span is then its window's top
+                # start and end, so it scores at least that window's [CLS] score, at least
+                # the null score; and on a tie the stable sort puts the span first.
                 null_odds = null_score - start_logit - end_logit
                 no_answer |= null_odds > self.null_score_diff_threshold
-                if n == 1:
-                    no_answer |= null_score > span_score
                 score = tf.where(no_answer, null_score, span_score)
             else:
                 score = tf.where(no_answer, tf.zeros_like(span_score), span_score)

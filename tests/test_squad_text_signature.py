@@ -37,12 +37,22 @@ def _fake_logits(seed):
     """A made-up model: start/end logits = a per-id value + a per-position value; padding
     positions (input_mask 0) get -1e4, so both sides see the same n-best candidates."""
     rng = np.random.default_rng(seed)
-    per_id = rng.normal(size=(2, 99)).astype(np.float32)       # [2, V]
+    per_id = rng.normal(size=(2, 99))
+    per_id[1] = per_id[0] + 0.3 * per_id[1]  # Ends near starts: valid spans at n_best_size 1.
+    per_id = per_id.astype(np.float32)                          # [2, V]
     per_position = rng.normal(size=(2, 64)).astype(np.float32)  # [2, S]
 
+    def row_term(ids):
+        # Moves the [CLS] logits by window, so the null score is not one constant.
+        return (np.sum(ids) % 7).astype(np.float32) * np.float32(1.1)
+
     def in_numpy(ids, mask):                                    # [S] each
-        return [np.where(mask > 0, per_id[k][ids] + per_position[k][:len(ids)], -1e4)
-                .astype(np.float32) for k in range(2)]
+        out = []
+        for k in range(2):
+            logits = per_id[k][ids] + per_position[k][:len(ids)]
+            logits[0] += row_term(ids)
+            out.append(np.where(mask > 0, logits, np.float32(-1e4)).astype(np.float32))
+        return out
 
     def in_graph(features):
         ids, mask = features["input_ids"], features["input_mask"]         # [Kt, S]
@@ -50,6 +60,8 @@ def _fake_logits(seed):
         out = {}
         for k, name in enumerate(("start_logits", "end_logits")):
             logits = tf.gather(per_id[k], ids) + tf.constant(per_position[k])[tf.newaxis, :width]
+            row = tf.cast(tf.reduce_sum(ids, axis=1) % 7, tf.float32) * 1.1      # [Kt]
+            logits += row[:, tf.newaxis] * tf.one_hot(0, width)
             out[name] = tf.where(mask > 0, logits, -1e4)
         return out
     return in_numpy, in_graph
@@ -77,8 +89,10 @@ def test_answers_equal_compute_predictions_on_made_up_logits(tmp_path, version_2
         examples, tokenization.FullTokenizer(vocab, True), 16, 4, 4, is_training=False)
     results = [RawResult(f.unique_id, *in_numpy(np.array(f.input_ids), np.array(f.input_mask)))
                for f in features]
-    predictions, nbest, _ = compute_predictions(examples, features, results,
-                                                do_lower_case=True, **options)
+    predictions, nbest, null_odds = compute_predictions(examples, features, results,
+                                                        do_lower_case=True, **options)
+    if version_2 and threshold:  # Examples the threshold decides (else the test is blind).
+        assert sum(min(0, threshold) < x <= max(0, threshold) for x in null_odds.values()) > 1
     answers = [a.decode() for a in out["answer"].numpy()]
     starts, ends = out["answer_start"].numpy(), out["answer_end"].numpy()
     scores = out["score"].numpy()
@@ -141,39 +155,36 @@ def _check(served, answers, questions, contexts):
         assert served["score"][row] == pytest.approx(answer["score"], abs=1e-5)
 
 
+def _edge_cases(question, context):
+    """An empty context (no window: no answer, score 0.0), an all-whitespace one, an empty
+    question, tabs and double spaces, a one-word context, a long context (many windows), a
+    no-break space (inside a SQuAD doc token) and punctuation, the first case again."""
+    words = context.split(" ")
+    return [(question, ""), (question, " \t\n "), ("", context),
+            (question, "\t".join(words[:8]) + "  " + "  ".join(words[8:])), (question, "cat"),
+            (question, " ".join(words * 3)), ("hello ?", "word1\u00a0cat word2, dog! word3"),
+            (question, context)]
+
+
 @pytest.mark.parametrize("trained", ["squad_v2", "squad_v1"])
 def test_text_signature_equals_predictor_and_do_predict(trained, request, tmp_path):
     out, export, dev = request.getfixturevalue(trained)
     expected = json.loads((out / "predictions.json").read_text())
     nbest = json.loads((out / "nbest_predictions.json").read_text())
-    questions, contexts = [q for _, q, _ in dev], [c for _, _, c in dev]
+    # One batch of mixed lengths: the dev questions, then the edge cases.
+    cases = [(q, c) for _, q, c in dev] + _edge_cases(dev[0][1], dev[0][2])
+    questions, contexts = [q for q, _ in cases], [c for _, c in cases]
     served = _serve_text(export, tmp_path, question=questions, context=contexts)
     answers = load_predictor(out, batch_size=4).predict_batch(questions, contexts)
-    assert served["answer"] == [expected[i] for i, _, _ in dev]
     _check(served, answers, questions, contexts)
+    assert served["answer"][:len(dev)] == [expected[i] for i, _, _ in dev]
     for (qid, _, _), score, text in zip(dev, served["score"], served["answer"]):
         entry = next(e for e in nbest[qid] if e["text"] == text)
         assert score == pytest.approx(entry["start_logit"] + entry["end_logit"], abs=1e-4)
+    edge = len(dev)
+    assert served["answer"][edge:edge + 2] == ["", ""] and served["score"][edge] == 0.0
+    assert served["answer"][-1] == served["answer"][0]
     if trained == "squad_v2":
-        assert any(served["answer"]) and not all(served["answer"])
+        assert any(served["answer"]) and not all(served["answer"][:edge])
     else:
-        assert all(served["answer"])
-
-
-def test_text_signature_edge_inputs_equal_predictor(squad_v2, tmp_path):
-    out, export, dev = squad_v2
-    _, question, context = dev[0]
-    words = context.split(" ")
-    # Mixed lengths in one batch; an empty context (no window: no answer, score 0.0), an
-    # all-whitespace one, an empty question, tabs and double spaces, a one-word context,
-    # a long context (many windows), separators the SQuAD split keeps inside a doc token.
-    cases = [(question, context), (question, ""), (question, " \t\n "), ("", context),
-             (question, "\t".join(words[:8]) + "  " + "  ".join(words[8:])),
-             (question, "cat"), (question, " ".join(words * 3)),
-             ("hello ?", "word1\u00a0cat word2, dog! word3"), (question, context)]
-    questions, contexts = [q for q, _ in cases], [c for _, c in cases]
-    served = _serve_text(export, tmp_path, question=questions, context=contexts)
-    answers = load_predictor(out).predict_batch(questions, contexts)
-    _check(served, answers, questions, contexts)
-    assert served["answer"][1] == "" and served["score"][1] == 0.0
-    assert served["answer"][0] == served["answer"][-1]
+        assert all(served["answer"][:edge])
