@@ -493,8 +493,10 @@ class SquadText(tf.Module):
             end_logits = tf.cast(outputs["end_logits"], tf.float64)
 
             # SQuAD 2.0's null score: the smallest [CLS] score over an example's windows.
-            null_score = tf.reduce_min(tf.RaggedTensor.from_row_lengths(
-                start_logits[:, 0] + end_logits[:, 0], count), axis=1)           # [B]
+            # (Sliced [:, :1], not [:, 0]: an empty batch has logits of width 0.)
+            cls_score = tf.reshape(start_logits[:, :1] + end_logits[:, :1], [-1])  # [Kt]
+            null_score = tf.reduce_min(tf.RaggedTensor.from_row_lengths(cls_score, count),
+                                       axis=1)                                    # [B]
             has_doc = num_pieces > 0  # Python: no piece, no feature, null logits 0.0.
             null_score = tf.where(has_doc, null_score, 0.0)
 

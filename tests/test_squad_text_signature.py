@@ -81,7 +81,8 @@ def test_answers_equal_compute_predictions_on_made_up_logits(tmp_path, version_2
     options = dict(n_best_size=n_best_size, max_answer_length=3,
                    version_2_with_negative=version_2, null_score_diff_threshold=threshold)
     module = SquadText(GraphTokenizer(vocab, True), 16, 4, max_query_length=4, **options)
-    out = module.signature(in_graph)(tf.constant(questions), tf.constant(contexts))
+    text = module.signature(in_graph)
+    out = text(tf.constant(questions), tf.constant(contexts))
 
     examples = [squad.SquadExample(str(i), q, squad.split_context(c)[0])
                 for i, (q, c) in enumerate(zip(questions, contexts))]
@@ -112,6 +113,12 @@ def test_answers_equal_compute_predictions_on_made_up_logits(tmp_path, version_2
     assert same >= 0.6 * sum(bool(p) for p in predictions.values()) > 3
     if version_2:
         assert any(not a for a in answers[:40])
+    # A batch of only empty contexts (one window of no piece each), and an empty batch.
+    empty = text(tf.constant(["a", ""]), tf.constant(["", " \x00 "]))
+    assert empty["answer"].numpy().tolist() == [b"", b""]
+    assert empty["answer_start"].numpy().tolist() == [-1, -1]
+    assert empty["score"].numpy().tolist() == [0.0, 0.0]
+    assert text(tf.constant([], tf.string), tf.constant([], tf.string))["answer"].shape == [0]
 
 
 def _train(tmp_path_factory, version_2, epochs):
