@@ -24,6 +24,7 @@ from bert_tf.files import write_json
 from bert_tf.metrics.squad import read_squad_answers, squad_evaluate
 from bert_tf.outputs.squad import RawResult, compute_predictions, write_predictions
 from bert_tf.tasks.squad import SQUAD_DROPOUT_PROB, SquadTask
+from bert_tf.text_signatures import text_module_for
 
 FLAGS = flags.FLAGS
 
@@ -129,7 +130,12 @@ def main(_):
                 logging.info("  %s = %s", key, metrics[key])
 
     if FLAGS.export_dir:
-        engine.export(FLAGS.export_dir)
+        engine.export(FLAGS.export_dir, text_module_for(
+            "run_squad", run.settings, run.vocab_file, FLAGS.doc_stride,
+            max_query_length=FLAGS.max_query_length, n_best_size=FLAGS.n_best_size,
+            max_answer_length=FLAGS.max_answer_length,
+            version_2_with_negative=FLAGS.version_2_with_negative,
+            null_score_diff_threshold=FLAGS.null_score_diff_threshold))
 
 
 if __name__ == "__main__":

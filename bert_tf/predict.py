@@ -20,7 +20,7 @@ input line N.
 
 Each output line (to --output_file, written atomically, else standard output) is the
 predictor's answer (bert_tf.predictor): {"label", "probabilities"} or {"score"};
-{"words", "entities"}; {"answer", "start", "end", "score"}.
+{"words", "entities"}; {"answer", "start", "end", "score", "probability"}.
 """
 
 import argparse

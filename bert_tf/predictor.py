@@ -238,7 +238,8 @@ class _SquadOptions:
 
 class SquadPredictor(Predictor):
     """run_squad models: (question, context) -> the answer, its character offsets in the
-    context and its score, or no answer (SQuAD 2.0 models, by the null threshold).
+    context, its score (start_logit + end_logit) and n-best probability, or no answer
+    (SQuAD 2.0 models, by the null threshold; score = the null score).
 
     The options default to the training command's flags (--doc_stride, --max_query_length,
     --n_best_size, --max_answer_length, --version_2_with_negative,
@@ -265,7 +266,10 @@ class SquadPredictor(Predictor):
 
     def predict(self, question: str, context: str) -> Dict[str, Any]:
         """{"answer": str ("" = no answer), "start", "end" (offsets into `context`, -1 for no
-        answer), "score": probability of the answer among the n-best}."""
+        answer), "score": start_logit + end_logit of the answer (for no answer: the null
+        score, 0.0 where the context has no piece or SQuAD 1.1 finds no span), as the `text`
+        signature's score, "probability": the answer's softmax probability among the
+        n-best}."""
         return self.predict_batch([question], [context])[0]
 
     def predict_batch(self, questions: Sequence[str], contexts: Sequence[str]
@@ -295,8 +299,10 @@ class SquadPredictor(Predictor):
         answers = []
         for example, context, offsets in zip(examples, contexts, word_offsets):
             text = predictions[example.qas_id]
-            score = next((e["probability"] for e in nbest[example.qas_id]
-                          if e["text"] == text), 0.0)
+            # The n-best texts are distinct: the answer's entry is the one with its text.
+            entry = next((e for e in nbest[example.qas_id] if e["text"] == text), None)
+            score = entry["start_logit"] + entry["end_logit"] if entry else 0.0
+            probability = entry["probability"] if entry else 0.0
             span = doc_spans[example.qas_id]
             start, end = -1, -1
             if span is not None:
@@ -304,7 +310,8 @@ class SquadPredictor(Predictor):
                 start, end = answer_offsets(context[first:last], text)
                 if start >= 0:
                     start, end = start + first, end + first
-            answers.append({"answer": text, "start": start, "end": end, "score": float(score)})
+            answers.append({"answer": text, "start": start, "end": end, "score": float(score),
+                            "probability": float(probability)})
         return answers
 
 

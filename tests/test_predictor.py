@@ -161,12 +161,18 @@ def test_squad_equals_the_runners_do_predict_with_offsets(squad_model):
                                       [c for _, _, c in questions])
     assert [a["answer"] for a in answers] == [expected[i] for i, _, _ in questions]
     assert any(a["answer"] for a in answers) and any(not a["answer"] for a in answers)
-    for (_, _, context), answer in zip(questions, answers):
+    nbest = json.loads((out / "nbest_predictions.json").read_text())
+    for (qid, _, context), answer in zip(questions, answers):
         if answer["answer"]:
             assert context[answer["start"]:answer["end"]] == answer["answer"]
-            assert 0 < answer["score"] <= 1
         else:
             assert (answer["start"], answer["end"]) == (-1, -1)
+        # score: the answer's start_logit + end_logit (the null score for ""), as the
+        # runner's n-best entry of that text; probability: that entry's.
+        entry = next(e for e in nbest[qid] if e["text"] == answer["answer"])
+        assert answer["score"] == pytest.approx(entry["start_logit"] + entry["end_logit"],
+                                                abs=1e-4)
+        assert answer["probability"] == pytest.approx(entry["probability"], abs=1e-4)
 
 
 def test_answer_offsets_allow_any_whitespace_between_words():
