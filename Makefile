@@ -69,8 +69,14 @@ demo-squad: $(STAMP)
 	@echo "  nbest_predictions.json  the n best answers with probabilities and logits"
 	@echo "  null_odds.json          no-answer score minus best answer score, per question"
 	@echo "  eval_results.json       exact match / F1 (overall, HasAns, NoAns, best threshold)"
-	@echo "  export/                 SavedModel: start and end logits"
+	@echo "  export/                 SavedModel: serving_default (ids) and text (raw strings)"
 	@cat output/demo_squad/eval_results.json
+	@echo
+	@echo "Raw questions through the export's text signature (plain TensorFlow, no bert_tf):"
+	$(PY) demo/serve_text.py output/demo_squad/export \
+	  "Where was Bo Lind born ? ||| Bo Lind was born in Ilvasso . Bo Lind was born in the year 1802 ." \
+	  "In which year was Alma Quill born ? ||| Alma Quill was born in Ilvasso . The winters there were long . Alma Quill was born in the year 1714 ." \
+	  "Where did Bo Lind die ? ||| Bo Lind was born in Ilvasso . By trade , Bo Lind was a glassblower ."
 
 # Pretraining in two phases as the original README (short sequences, then long ones from the
 # first phase's checkpoint), on made-up movie reviews (demo/pretraining/), then fill-mask and
