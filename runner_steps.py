@@ -328,7 +328,7 @@ def strategy_name(flag_values):
 def make_engine(flag_values, task, eval_batch_flag="eval_batch_size"):
     """Mixed precision, the distribution strategy and the Engine, from the flags.
     `eval_batch_flag`: the batch-size flag --do_eval runs with (run_squad: predict's)."""
-    set_mixed_precision(flag_values.mixed_precision)
+    set_mixed_precision(flag_values.mixed_precision, task.config.hidden_size)
     strategy = create_strategy(strategy_name(flag_values), num_gpus=flag_values.num_gpus,
                                tpu_name=flag_values.tpu_name, tpu_zone=flag_values.tpu_zone,
                                gcp_project=flag_values.gcp_project)

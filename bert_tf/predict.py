@@ -4,7 +4,8 @@
     echo "a gripping film" | python -m bert_tf.predict --output_dir=output/sst2
 
 --output_dir is the training run's (run_classifier.py, run_ner.py or run_squad.py); its
-latest checkpoint, labels and settings are used. The input (--input_file, else standard
+latest checkpoint, labels and settings are used. Or --export_dir: that SavedModel's `text`
+signature answers (the same labels, words and answers; SQuAD without "probability"). The input (--input_file, else standard
 input) is read by its extension, or by --file_format:
 
   txt    one text per line; a pair "A ||| B" (classifier pairs; SQuAD "question ||| context")
@@ -134,8 +135,11 @@ def predict_records(predictor, records: List[List[Optional[str]]]) -> Iterator[d
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bert_tf.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output_dir", required=True,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--output_dir",
                         help="A training run's output_dir (run_config.json + model.ckpt-N).")
+    source.add_argument("--export_dir", help="A runner's --export_dir: its `text` signature "
+                        "answers (no checkpoint needed).")
     parser.add_argument("--checkpoint", help="A checkpoint prefix to use instead of the "
                         "latest, e.g. output/sst2/model.ckpt-500.")
     parser.add_argument("--input_file", help="Texts to predict; standard input if absent.")
@@ -150,9 +154,12 @@ def main(argv=None) -> int:
     if args.batch_size < 1:
         parser.exit(2, "error: --batch_size must be at least 1\n")
     try:
-        from bert_tf.predictor import load_predictor
-        predictor = load_predictor(args.output_dir, checkpoint=args.checkpoint,
-                                   batch_size=args.batch_size)
+        from bert_tf.predictor import ExportPredictor, load_predictor
+        if args.export_dir:
+            predictor = ExportPredictor(args.export_dir, batch_size=args.batch_size)
+        else:
+            predictor = load_predictor(args.output_dir, checkpoint=args.checkpoint,
+                                       batch_size=args.batch_size)
         fmt = file_format(args.input_file, args.file_format)
         source = args.input_file or "<stdin>"
         if args.input_file:

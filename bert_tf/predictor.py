@@ -345,6 +345,85 @@ def answer_offsets(context: str, answer: str) -> Tuple[int, int]:
 
 
 _PREDICTORS = {cls.runner: cls for cls in (ClassifierPredictor, NerPredictor, SquadPredictor)}
+# The runner of an export, told by its `text` signature's inputs.
+_TEXT_INPUTS = {("text_a", "text_b"): "run_classifier", ("text",): "run_ner",
+                ("context", "question"): "run_squad"}
+
+
+class ExportPredictor:
+    """An export's `text` signature (run_classifier, run_ner or run_squad; see
+    `bert_tf.text_signatures`) behind the predictors' interface: the same answers as the
+    predictor of the output_dir it was exported from (SQuAD: `score` only, and the answer as
+    the signature cuts it), with no checkpoint, config or vocabulary beyond the export.
+
+    Args:
+        export_dir: a runner's --export_dir.
+        batch_size: texts sent to the signature at a time.
+
+    Raises:
+        InputError: no SavedModel there, or one without a `text` signature of a runner.
+    """
+
+    def __init__(self, export_dir: Union[str, os.PathLike], batch_size: int = 32):
+        export_dir = os.fspath(export_dir)
+        if not tf.saved_model.contains_saved_model(export_dir):
+            raise InputError(f"{export_dir} holds no SavedModel: give a runner's --export_dir")
+        signatures = tf.saved_model.load(export_dir).signatures
+        if "text" not in signatures:
+            raise InputError(f"{export_dir} has no `text` signature: export it again with "
+                             "this version's runner (--do_train=false --export_dir=...)")
+        self._text = signatures["text"]
+        inputs = tuple(sorted(self._text.structured_input_signature[1]))
+        self.runner = _TEXT_INPUTS.get(inputs)
+        if self.runner is None:
+            raise InputError(f"{export_dir}: a `text` signature taking {', '.join(inputs)} "
+                             "is not a classifier, NER or SQuAD model's")
+        self.batch_size = batch_size
+        labels_file = os.path.join(export_dir, "assets", "labels.txt")
+        self.labels = (open(labels_file, encoding="utf-8").read().splitlines()
+                       if os.path.isfile(labels_file) else [])
+
+    def _call(self, **columns) -> Dict[str, np.ndarray]:
+        return {k: v.numpy() for k, v in self._text(
+            **{k: tf.constant([t or "" for t in v], tf.string) for k, v in columns.items()}
+        ).items()}
+
+    def predict_batch(self, *columns) -> List[Dict[str, Any]]:
+        results = []
+        for first in range(0, len(columns[0]), self.batch_size):
+            chunk = [list(c[first:first + self.batch_size]) for c in columns]
+            results += getattr(self, f"_{self.runner}")(*chunk)
+        return results
+
+    def _run_classifier(self, texts_a, texts_b=None):
+        out = self._call(text_a=texts_a, text_b=texts_b or [None] * len(texts_a))
+        if "score" in out:
+            return [{"score": float(s)} for s in out["score"]]
+        return [{"label": label.decode("utf-8"),
+                 "probabilities": {name: float(v) for name, v in zip(self.labels, row)}}
+                for label, row in zip(out["label"], out["probabilities"])]
+
+    def _run_ner(self, texts):
+        out = self._call(text=texts)
+        results = []
+        for row in range(len(texts)):
+            words = [{"text": w.decode("utf-8"), "start": int(s), "end": int(e),
+                      "label": t.decode("utf-8")}
+                     for w, s, e, t in zip(out["words"][row], out["word_start"][row],
+                                           out["word_end"][row], out["labels"][row]) if s >= 0]
+            text = texts[row]
+            entities = [{"type": kind, "text": text[words[a]["start"]:words[b]["end"]],
+                         "start": words[a]["start"], "end": words[b]["end"]}
+                        for kind, a, b in get_entities([w["label"] for w in words])]
+            results.append({"words": words, "entities": entities})
+        return results
+
+    def _run_squad(self, questions, contexts):
+        out = self._call(question=questions, context=contexts)
+        return [{"answer": a.decode("utf-8"), "start": int(s), "end": int(e),
+                 "score": float(score)}
+                for a, s, e, score in zip(out["answer"], out["answer_start"],
+                                          out["answer_end"], out["score"])]
 
 
 def load_predictor(output_dir: Union[str, os.PathLike], checkpoint: Optional[str] = None,

@@ -309,3 +309,34 @@ def test_ner_text_signature_equals_predictor_with_offsets(ner, tmp_path):
     for row, sentence in enumerate(sentences):
         assert served["labels"][row][:len(sentence)] == [
             r[2] for r in sentence]
+
+
+def test_export_predictor_answers_as_the_output_dirs_predictor(classifier, ner):
+    from bert_tf.predictor import ExportPredictor
+    out, sentences, _ = classifier
+    texts_b = [""] * 3 + [sentences[0]]
+    exported = ExportPredictor(out.parent / "export", batch_size=3)
+    assert exported.runner == "run_classifier" and exported.labels == ["neg", "pos"]
+    ours, theirs = (exported.predict_batch(sentences[:4], texts_b),
+                    load_predictor(out).predict_batch(sentences[:4], texts_b))
+    assert [a["label"] for a in ours] == [a["label"] for a in theirs]
+    for a, b in zip(ours, theirs):
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)
+    ner_out, sentences = ner
+    texts = ["  ".join(row[0] for row in s) for s in sentences[:5]] + ["cat, hello world!"]
+    assert ExportPredictor(ner_out.parent / "export").predict_batch(texts) == \
+        load_predictor(ner_out).predict_batch(texts)
+
+
+def test_command_reads_an_export_dir(classifier, tmp_path):
+    out, sentences, _ = classifier
+    stdin = "\n".join(sentences[:3]) + "\n"
+    from_export = _command(f"--export_dir={out.parent / 'export'}", stdin=stdin)
+    from_output = _command(f"--output_dir={out}", stdin=stdin)
+    assert from_export.returncode == 0, from_export.stderr[-2000:]
+    for a, b in zip(from_export.stdout.splitlines(), from_output.stdout.splitlines()):
+        a, b = json.loads(a), json.loads(b)
+        assert a["label"] == b["label"]
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)
+    result = _command(f"--export_dir={tmp_path}", stdin="x\n")
+    assert result.returncode == 2 and "holds no SavedModel" in result.stderr

@@ -68,9 +68,18 @@ def _cpu_has_native_bf16() -> bool:
     return bool(cpu_flags & {"avx512_bf16", "amx_bf16"})
 
 
-def resolve_mixed_precision(mode: str) -> str:
-    """"auto" -> "bf16" on GPUs of compute capability 8.0+ and CPUs with AVX512_BF16/AMX,
-    "fp16" on GPUs of 7.x (tensor cores without bf16), else "" (float32). Others unchanged."""
+# On a CPU, bf16 pays once the matmuls outweigh the casts and the element-wise work it
+# leaves in float32: measured (benchmarks/precision_auto.py, AVX512_BF16, batch 32 x 128)
+# 0.94-1.06x of float32 at hidden size 64, 1.24-1.28x at 128, 1.39x at 256 and more above.
+# Below this hidden size `auto` keeps float32.
+CPU_BF16_MIN_HIDDEN_SIZE = 128
+
+
+def resolve_mixed_precision(mode: str, hidden_size: Optional[int] = None) -> str:
+    """"auto" -> "bf16" on GPUs of compute capability 8.0+, "fp16" on GPUs of 7.x (tensor
+    cores without bf16); on a CPU "bf16" with AVX512_BF16/AMX for an encoder of
+    `hidden_size` >= CPU_BF16_MIN_HIDDEN_SIZE (or unknown), else "" (float32). Other modes
+    are returned unchanged."""
     if mode != "auto":
         return mode
     gpus = tf.config.list_physical_devices("GPU")
@@ -78,13 +87,16 @@ def resolve_mixed_precision(mode: str) -> str:
         capability = tf.config.experimental.get_device_details(gpus[0]).get(
             "compute_capability", (0, 0))
         return "bf16" if capability >= (8, 0) else "fp16" if capability >= (7, 0) else ""
+    if hidden_size is not None and hidden_size < CPU_BF16_MIN_HIDDEN_SIZE:
+        return ""
     return "bf16" if _cpu_has_native_bf16() else ""
 
 
-def set_mixed_precision(mode: str) -> str:
+def set_mixed_precision(mode: str, hidden_size: Optional[int] = None) -> str:
     """"" (float32), "bf16", "fp16" (with dynamic loss scaling) or "auto" (see
-    `resolve_mixed_precision`); set before building. Returns the mode used."""
-    mode = resolve_mixed_precision(mode)
+    `resolve_mixed_precision`: `hidden_size` is the encoder's); set before building. Returns
+    the mode used."""
+    mode = resolve_mixed_precision(mode, hidden_size)
     if mode == "bf16" and not tf.config.list_physical_devices("GPU") \
             and not _cpu_has_native_bf16():
         logging.warning("bf16 on a CPU without AVX512_BF16/AMX is emulated and slower "
