@@ -29,7 +29,7 @@ from bert_tf.tokenization import FullTokenizer  # noqa: E402
 from squad_features import make_vocab, make_word  # noqa: E402
 
 
-def _passes(function, repeats):
+def median_seconds(function, repeats):
     """Median seconds of `repeats` calls of `function`."""
     seconds = []
     for _ in range(repeats):
@@ -71,7 +71,8 @@ def main():
     if graph_ids != run_python():
         sys.exit("graph and FullTokenizer ids differ")
     pieces = sum(len(ids) for ids in graph_ids)
-    graph_s, python_s = _passes(run_graph, args.repeats), _passes(run_python, args.repeats)
+    graph_s = median_seconds(run_graph, args.repeats)
+    python_s = median_seconds(run_python, args.repeats)
     print(f"{args.texts} texts x {args.words} words, {pieces / args.texts:.1f} pieces/text, "
           f"batch {args.batch_size}, {os.cpu_count()} CPUs, TF {tf.__version__}")
     print(f"GraphTokenizer (in-graph)  {args.texts / graph_s:8.0f} texts/s")

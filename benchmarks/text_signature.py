@@ -24,7 +24,6 @@ preprocessing.
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -42,21 +41,13 @@ from bert_tf.graph_tokenizer import GraphTokenizer  # noqa: E402
 from bert_tf.tasks.classification import ClassificationTask  # noqa: E402
 from bert_tf.text_signatures import ClassifierText  # noqa: E402
 from bert_tf.tokenization import FullTokenizer  # noqa: E402
+from graph_tokenizer_throughput import median_seconds  # noqa: E402
 from machine import machine_info  # noqa: E402
 from squad_features import make_vocab, make_word  # noqa: E402
 from train_throughput import SIZES  # noqa: E402
 
 MAX_SEQ_LENGTH = 128
 LABELS = ["neg", "pos"]
-
-
-def _median_seconds(function, repeats):
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
 
 
 def main():
@@ -122,12 +113,12 @@ def main():
 
     latency = {}
     for way, call in (("text", via_text), ("ids", via_ids)):
-        latency[way] = 1000 * _median_seconds(lambda: call(texts[:1]), args.latency_calls)
+        latency[way] = 1000 * median_seconds(lambda: call(texts[:1]), args.latency_calls)
 
     tokenize = tf.function(lambda b: graph_tokenizer.tokenize(b).flat_values)
     tokenize(tf.constant(batches[0]))
-    graph_only = _median_seconds(lambda: [tokenize(tf.constant(b)) for b in batches], 3)
-    python_only = _median_seconds(lambda: [encode(b) for b in batches], 3)
+    graph_only = median_seconds(lambda: [tokenize(tf.constant(b)) for b in batches], 3)
+    python_only = median_seconds(lambda: [encode(b) for b in batches], 3)
 
     print(machine_info())
     print(f"{name} classifier, {args.texts} texts x {args.words} words ({pieces:.1f} pieces "
