@@ -66,6 +66,7 @@ Axis letters: N texts, T code points of the batch (flat), W words, P (word, star
 Q candidate pieces (word, start, length).
 """
 
+import bisect
 import functools
 import unicodedata
 
@@ -138,6 +139,32 @@ def _tables(do_lower_case):
         tables.update(map_keys=map_keys, map_starts=map_starts, map_lengths=map_lengths,
                       map_values=map_values)
     return tables
+
+
+# Word classes of `word_class_ranges` (the NER word split of bert_tf.text_signatures).
+WORD_OTHER, WORD_SPACE, WORD_ALONE = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=None)
+def word_class_ranges(do_lower_case):
+    """(run starts, word class) per code point, read off the tokenizer's own tables (no
+    second pass over the code points): WORD_SPACE for `str.isspace()` (a superset of the
+    original's whitespace: " ", tab, newline, CR and Zs), WORD_ALONE for punctuation and CJK
+    ideographs (each a word of its own), else WORD_OTHER. Both casings' tables hold these
+    classes; pass the casing whose tables are built already."""
+    tables = _tables(do_lower_case)
+    clean_starts, clean_values = tables["clean_starts"], tables["clean_values"]
+    props_starts, props_values = tables["props_starts"], tables["props_values"]
+    starts, classes = [], []
+    for cp in sorted(set(clean_starts) | set(props_starts)):
+        clean = clean_values[bisect.bisect_right(clean_starts, cp) - 1] & 3  # no sigma bits
+        prop = props_values[bisect.bisect_right(props_starts, cp) - 1]
+        kind = (WORD_SPACE if prop & _ISSPACE else
+                WORD_ALONE if prop & _PUNCT or clean == _CJK else WORD_OTHER)
+        if not classes or kind != classes[-1]:
+            starts.append(cp)
+            classes.append(kind)
+    return starts, classes
 
 
 def _lookup_runs(starts, values, code_points):

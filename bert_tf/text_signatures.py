@@ -59,15 +59,14 @@ W words of a text, N pieces of all words of a text, K windows, n n_best_size, D 
 C characters, P pieces of a doc token.
 """
 
-import functools
 import os
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from bert_tf import tokenization
-from bert_tf.graph_tokenizer import GraphTokenizer
+from bert_tf.graph_tokenizer import (WORD_ALONE, WORD_OTHER, WORD_SPACE, GraphTokenizer,
+                                     word_class_ranges)
 
 
 def truncated_pair_lengths(length_a, length_b, max_length):
@@ -177,28 +176,9 @@ def _labels_asset(labels: Sequence[str]) -> tf.saved_model.Asset:
     return tf.saved_model.Asset(path)
 
 
-# Character classes of the NER word split.
-_OTHER, _SPACE, _ALONE = 0, 1, 2
-
-
-@functools.lru_cache(maxsize=None)
-def word_class_ranges() -> Tuple[List[int], List[int]]:
-    """(first code point, class) of each run of code points of one class, for searchsorted:
-    _SPACE (a word boundary), _ALONE (punctuation or CJK: a word of its own) or _OTHER."""
-    starts, classes, previous = [], [], None
-    for cp in range(0x110000):
-        char = chr(cp)
-        if tokenization._is_whitespace(char) or char.isspace():
-            kind = _SPACE
-        elif tokenization._is_punctuation(char) or tokenization._is_chinese_char(cp):
-            kind = _ALONE
-        else:
-            kind = _OTHER
-        if kind != previous:
-            starts.append(cp)
-            classes.append(kind)
-            previous = kind
-    return starts, classes
+def _word_class_tables(tokenizer: GraphTokenizer) -> Tuple[tf.Tensor, tf.Tensor]:
+    """`split_words_in_graph`'s (run starts, word classes), from the tokenizer's tables."""
+    return tuple(tf.constant(r, tf.int32) for r in word_class_ranges(tokenizer.do_lower_case))
 
 
 def _shifted(values, row_starts, row_ends, fill, direction):
@@ -221,11 +201,11 @@ def split_words_in_graph(texts, ranges):
     row_start = tf.gather(chars.row_splits, chars.value_rowids())               # [N]
     row_end = tf.gather(chars.row_splits[1:], chars.value_rowids())
     first, last = position == row_start, position == row_end - 1
-    before = _shifted(kinds, first, last, _SPACE, 1)
-    after = _shifted(kinds, first, last, _SPACE, -1)
-    alone, other = kinds == _ALONE, kinds == _OTHER
-    is_start = alone | (other & (before != _OTHER))
-    is_end = alone | (other & (after != _OTHER))
+    before = _shifted(kinds, first, last, WORD_SPACE, 1)
+    after = _shifted(kinds, first, last, WORD_SPACE, -1)
+    alone, other = kinds == WORD_ALONE, kinds == WORD_OTHER
+    is_start = alone | (other & (before != WORD_OTHER))
+    is_end = alone | (other & (after != WORD_OTHER))
     word_start = tf.boolean_mask(position, is_start)                           # [Wt] global
     word_end = tf.boolean_mask(position, is_end) + 1
     word_row = tf.boolean_mask(chars.value_rowids(), is_start)
@@ -298,8 +278,7 @@ class NerText(tf.Module):
         self.label_names = tf.constant(self.labels)
         self.labels_asset = _labels_asset(self.labels)
         self.label_all_subtokens = label_all_subtokens
-        self._ranges = tuple(tf.constant(r, dtype) for r, dtype in zip(
-            word_class_ranges(), (tf.int32, tf.int32)))
+        self._ranges = _word_class_tables(tokenizer)
 
     def signature(self, model_outputs: Callable[[Dict[str, tf.Tensor]], Dict[str, tf.Tensor]]):
         spec = [tf.TensorSpec([None], tf.string, name="text")]
@@ -415,7 +394,7 @@ class SquadText(tf.Module):
         self.max_answer_length = max_answer_length
         self.version_2_with_negative = version_2_with_negative
         self.null_score_diff_threshold = float(null_score_diff_threshold)
-        self._ranges = tuple(tf.constant(r, tf.int32) for r in word_class_ranges())
+        self._ranges = _word_class_tables(tokenizer)
 
     def _doc_pieces(self, contexts):
         """Document pieces of each context and each piece's character span.

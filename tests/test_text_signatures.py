@@ -10,8 +10,9 @@ import tensorflow as tf
 from bert_tf.data.features import truncate_seq_pair
 from bert_tf.data.windows import max_context_windows, window_spans
 from bert_tf.predictor import split_words
+from bert_tf.graph_tokenizer import word_class_ranges
 from bert_tf.text_signatures import (max_context_positions, split_words_in_graph,
-                                     truncated_pair_lengths, window_layout, word_class_ranges)
+                                     truncated_pair_lengths, window_layout)
 from tests.test_tokenization import CORPUS, _fuzz_texts
 
 
@@ -54,8 +55,9 @@ def test_windows_and_max_context_equal_the_runners(max_pieces, stride):
     assert position.numpy().tolist() == expected_position
 
 
-def test_word_split_in_graph_equals_split_words():
-    ranges = tuple(tf.constant(r, tf.int32) for r in word_class_ranges())
+@pytest.mark.parametrize("do_lower_case", [False, True])
+def test_word_split_in_graph_equals_split_words(do_lower_case):
+    ranges = tuple(tf.constant(r, tf.int32) for r in word_class_ranges(do_lower_case))
     texts = CORPUS + _fuzz_texts(seed=5, count=600) + ["", "  ", "a", "北京", "x,y"]
     # Code-point offsets equal str indices for text without lone surrogates.
     texts = [t for t in texts if not any(0xD800 <= ord(c) <= 0xDFFF for c in t)]
