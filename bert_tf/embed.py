@@ -32,33 +32,18 @@ import sys
 
 import numpy as np
 
+from bert_tf.data.feature_extraction import read_examples
 from bert_tf.errors import InputError
+from bert_tf.extraction import parse_layer_indexes
 from bert_tf.weights.convert import parse_bool
-
-PAIR_SEPARATOR = " ||| "
 
 
 def read_lines(path: str):
-    """(texts, second texts or None) of a text file, one per line (blank lines kept)."""
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            lines = [line.rstrip("\r\n") for line in f]
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 (byte {e.start})") from None
-    texts, pairs = [], []
-    for line in lines:
-        a, sep, b = line.partition(PAIR_SEPARATOR)
-        texts.append(a)
-        pairs.append(b if sep else None)
-    return texts, pairs
-
-
-def parse_layers(text: str):
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"--layers={text!r}: expected comma-separated integers such as "
-                         "-1,-2,-3,-4") from None
+    """(texts, second texts or None) of an input file, read as extract_features.py reads it
+    (`feature_extraction.read_examples`: lines stripped, `A ||| B` a pair; errors name the
+    file and line)."""
+    examples = read_examples(path)
+    return [e.text_a for e in examples], [e.text_b for e in examples]
 
 
 def write_output(path: str, texts, vectors) -> None:
@@ -120,7 +105,7 @@ def main(argv=None) -> int:
         embedder = embeddings.Embedder.from_files(
             args.init_checkpoint, args.bert_config_file, args.vocab_file, args.do_lower_case,
             max_seq_length=args.max_seq_length, pooling=args.pooling,
-            layers=parse_layers(args.layers), normalize=args.normalize,
+            layers=parse_layer_indexes(args.layers), normalize=args.normalize,
             batch_size=args.batch_size)
         vectors = embedder.embed(texts, pairs)
         if args.similarity:

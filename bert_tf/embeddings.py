@@ -31,6 +31,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import tokenization
+from bert_tf.data.dynamic_padding import stack_and_cut
 from bert_tf.data.features import encode_pair
 from bert_tf.errors import InputError
 from bert_tf.export import export_saved_model
@@ -132,17 +133,20 @@ class Embedder:
         self.max_seq_length, self.pooling = max_seq_length, pooling
         self.layers, self.normalize, self.batch_size = list(layers), normalize, batch_size
         self.truncated = 0
-        # Where the tokenizer came from, for an export's `text` signature (from_files sets it).
-        self.vocab_file: Optional[str] = None
-        self.do_lower_case = tokenizer.do_lower_case
+        self._layer = tf.function(lambda features: self.selected_layer(
+            self.model(features, training=False)), reduce_retracing=True)
+        self._vectors = tf.function(lambda features: self.vectors(
+            self.model(features, training=False), features), reduce_retracing=True)
 
-        @tf.function(reduce_retracing=True)
-        def encode(features):
-            outputs = self.model(features, training=False)
-            layer = tf.reduce_mean(tf.stack([outputs["all_encoder_layers"][i]
-                                             for i in self.layers]), axis=0)     # [B, S, H]
-            return layer, outputs["pooled_output"]
-        self._encode = encode
+    def selected_layer(self, model_outputs) -> tf.Tensor:
+        """float [B, S, H]: the layer of `layers`, or their mean, of a BertModel's outputs."""
+        return tf.reduce_mean(tf.stack([model_outputs["all_encoder_layers"][i]
+                                        for i in self.layers]), axis=0)
+
+    def vectors(self, model_outputs, features) -> tf.Tensor:
+        """float [B, H]: the pooled (and normalized) vectors of a BertModel's outputs."""
+        return pool(self.selected_layer(model_outputs), features["input_mask"], self.pooling,
+                    model_outputs["pooled_output"], self.normalize)
 
     @classmethod
     def from_files(cls, init_checkpoint: Optional[str], bert_config_file: Optional[str] = None,
@@ -159,9 +163,7 @@ class Embedder:
             load_weights(model, init_checkpoint)
         else:
             logging.warning("No --init_checkpoint: the encoder keeps its random initialization")
-        embedder = cls(model, tokenizer, **options)
-        embedder.vocab_file, embedder.do_lower_case = vocab_file, do_lower_case
-        return embedder
+        return cls(model, tokenizer, **options)
 
     def _features(self, token_lists: Sequence[Sequence[str]],
                   pairs: Sequence[Optional[Sequence[str]]]) -> Dict[str, tf.Tensor]:
@@ -169,11 +171,11 @@ class Embedder:
         for tokens_a, tokens_b in zip(token_lists, pairs):
             pieces = len(tokens_a) + (len(tokens_b) + 1 if tokens_b else 0) + 2
             self.truncated += pieces > self.max_seq_length
-            encoded.append(encode_pair(tokens_a, tokens_b, self.max_seq_length,
-                                       self.tokenizer))
-        width = max(len(e.tokens) for e in encoded)
-        return {key: tf.constant([getattr(e, key)[:width] for e in encoded], tf.int32)
-                for key in ("input_ids", "input_mask", "segment_ids")}
+            pair = encode_pair(tokens_a, tokens_b, self.max_seq_length, self.tokenizer)
+            encoded.append({"input_ids": pair.input_ids, "input_mask": pair.input_mask,
+                            "segment_ids": pair.segment_ids})
+        return {key: tf.constant(value, tf.int32)
+                for key, value in stack_and_cut(encoded).items()}
 
     def embed(self, texts: Sequence[str], pairs: Optional[Sequence[Optional[str]]] = None,
               log_every_seconds: float = 10.0) -> np.ndarray:
@@ -189,10 +191,7 @@ class Embedder:
             chunk_b = pairs[first:first + self.batch_size]
             pieces = [t for t, _ in self.tokenizer.batch_tokenize_with_offsets(chunk)]
             pieces_b = [self.tokenizer.tokenize(b) if b else None for b in chunk_b]
-            features = self._features(pieces, pieces_b)
-            layer, pooled = self._encode(features)
-            vectors.append(pool(layer, features["input_mask"], self.pooling, pooled,
-                                self.normalize).numpy())
+            vectors.append(self._vectors(self._features(pieces, pieces_b)).numpy())
             if time.time() - last_log >= log_every_seconds:
                 last_log = time.time()
                 done = first + len(chunk)
@@ -215,9 +214,7 @@ class Embedder:
         kept = self.max_seq_length - 2
         self.truncated += len(tokens) > kept
         tokens, owner = tokens[:kept], owner[:kept]
-        features = self._features([tokens], [None])
-        layer, _ = self._encode(features)
-        values = layer.numpy()[0, 1:1 + len(tokens)]                            # [T, H]
+        values = self._layer(self._features([tokens], [None])).numpy()[0, 1:1 + len(tokens)]                            # [T, H]
         owner = np.array(owner, np.int64)
         words = []
         for index in sorted(set(owner.tolist())):
@@ -251,12 +248,7 @@ def export_embedder(embedder: Embedder, export_dir: str) -> str:
     [B, S]) to `embedding` float32 [B, H] (the embedder's pooling, layers and
     normalization), and whose `text` signature takes the raw strings."""
     def outputs(model_outputs, features):
-        layer = tf.reduce_mean(tf.stack([model_outputs["all_encoder_layers"][i]
-                                         for i in embedder.layers]), axis=0)
-        return {"embedding": pool(layer, features["input_mask"], embedder.pooling,
-                                  model_outputs["pooled_output"], embedder.normalize)}
-    if not embedder.vocab_file:
-        raise InputError("export needs the embedder's vocab file: make it with "
-                         "Embedder.from_files")
+        return {"embedding": embedder.vectors(model_outputs, features)}
+    tokenizer = embedder.tokenizer
     return export_saved_model(embedder.model, export_dir, outputs, EmbeddingText(
-        embedder.vocab_file, embedder.do_lower_case, embedder.max_seq_length))
+        tokenizer.vocab_file, tokenizer.do_lower_case, embedder.max_seq_length))

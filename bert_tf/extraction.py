@@ -7,7 +7,7 @@ Axes: B batch, S sequence, D hidden, K requested layers.
 
 import json
 import time
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -18,8 +18,9 @@ from bert_tf.errors import InputError
 from bert_tf.files import atomic_open
 
 
-def parse_layer_indexes(text: str, num_hidden_layers: int) -> List[int]:
-    """"-1,-2,-3,-4" -> [-1, -2, -3, -4], each checked against the number of layers.
+def parse_layer_indexes(text: str, num_hidden_layers: Optional[int] = None) -> List[int]:
+    """"-1,-2,-3,-4" -> [-1, -2, -3, -4], each checked against the number of layers (when
+    given).
 
     Raises:
         InputError naming --layers and the valid range.
@@ -29,6 +30,8 @@ def parse_layer_indexes(text: str, num_hidden_layers: int) -> List[int]:
     except ValueError:
         raise InputError(f"--layers={text!r}: expected comma-separated integers such as "
                          "-1,-2,-3,-4") from None
+    if num_hidden_layers is None:
+        return indexes
     bad = [i for i in indexes if not -num_hidden_layers <= i < num_hidden_layers]
     if bad:
         raise InputError(f"--layers={text!r}: {bad} out of range for a model with "

@@ -22,7 +22,7 @@ Axes: B batch, S sequence (padded to the batch's longest), C labels.
 import dataclasses
 import os
 import re
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -31,6 +31,7 @@ from bert_tf import tokenization
 from bert_tf.config import BertConfig
 from bert_tf.data import squad
 from bert_tf.data.classifier_features import convert_examples_to_features as classifier_features
+from bert_tf.data.dynamic_padding import stack_and_cut
 from bert_tf.data.examples import InputExample
 from bert_tf.data.ner import continuation_tag
 from bert_tf.data.ner_features import convert_examples_to_features as ner_features
@@ -66,19 +67,6 @@ def split_words(text: str) -> List[Tuple[int, int]]:
     if start is not None:
         spans.append((start, len(text)))
     return spans
-
-
-def _batches(features: Sequence[Dict[str, Any]], batch_size: int
-             ) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
-    """(first index, features stacked and cut to the batch's longest input_mask)."""
-    for first in range(0, len(features), batch_size):
-        chunk = features[first:first + batch_size]
-        width = max(1, max(int(np.sum(f["input_mask"])) for f in chunk))
-        batch = {}
-        for name in chunk[0]:
-            values = np.asarray([f[name] for f in chunk])
-            batch[name] = values[:, :width] if values.ndim == 2 else values      # [B, S] / [B]
-        yield first, batch
 
 
 class Predictor:
@@ -124,7 +112,8 @@ class Predictor:
     def run_features(self, features: Sequence[Dict[str, Any]]) -> Dict[str, List[np.ndarray]]:
         """The task's outputs for each feature, in order (rows cut to their batch's width)."""
         collected: Dict[str, List[np.ndarray]] = {}
-        for _, batch in _batches(features, self.batch_size):
+        for first in range(0, len(features), self.batch_size):
+            batch = stack_and_cut(features[first:first + self.batch_size])
             outputs = self._outputs({k: tf.constant(v) for k, v in batch.items()})
             for name, value in outputs.items():
                 collected.setdefault(name, []).extend(value.numpy())
@@ -214,16 +203,20 @@ class NerPredictor(Predictor):
     def predict_batch(self, texts: Sequence[str]) -> List[Dict[str, Any]]:
         spans = [split_words(text) for text in texts]
         words = [[text[s:e] for s, e in text_spans] for text, text_spans in zip(texts, spans)]
-        results = []
-        for text, text_spans, labels in zip(texts, spans, self.predict_words(words)):
-            entities = [{"type": kind, "text": text[text_spans[first][0]:text_spans[last][1]],
-                         "start": text_spans[first][0], "end": text_spans[last][1]}
-                        for kind, first, last in get_entities(labels)]
-            results.append({
-                "words": [{"text": text[s:e], "start": s, "end": e, "label": label}
-                          for (s, e), label in zip(text_spans, labels)],
-                "entities": entities})
-        return results
+        return [ner_answer(text, text_spans, labels)
+                for text, text_spans, labels in zip(texts, spans, self.predict_words(words))]
+
+
+def ner_answer(text: str, spans: Sequence[Tuple[int, int]], labels: Sequence[str]
+               ) -> Dict[str, Any]:
+    """{"words": [{"text", "start", "end", "label"}], "entities": [{"type", "text", "start",
+    "end"}]} of a text from its words' (start, end) and labels."""
+    entities = [{"type": kind, "text": text[spans[first][0]:spans[last][1]],
+                 "start": spans[first][0], "end": spans[last][1]}
+                for kind, first, last in get_entities(labels)]
+    return {"words": [{"text": text[s:e], "start": s, "end": e, "label": label}
+                      for (s, e), label in zip(spans, labels)],
+            "entities": entities}
 
 
 @dataclasses.dataclass
@@ -406,16 +399,12 @@ class ExportPredictor:
     def _run_ner(self, texts):
         out = self._call(text=texts)
         results = []
-        for row in range(len(texts)):
-            words = [{"text": w.decode("utf-8"), "start": int(s), "end": int(e),
-                      "label": t.decode("utf-8")}
-                     for w, s, e, t in zip(out["words"][row], out["word_start"][row],
-                                           out["word_end"][row], out["labels"][row]) if s >= 0]
-            text = texts[row]
-            entities = [{"type": kind, "text": text[words[a]["start"]:words[b]["end"]],
-                         "start": words[a]["start"], "end": words[b]["end"]}
-                        for kind, a, b in get_entities([w["label"] for w in words])]
-            results.append({"words": words, "entities": entities})
+        for row, text in enumerate(texts):
+            real = out["word_start"][row] >= 0                                  # [W] padding
+            spans = [(int(s), int(e)) for s, e in zip(out["word_start"][row][real],
+                                                      out["word_end"][row][real])]
+            labels = [t.decode("utf-8") for t in out["labels"][row][real]]
+            results.append(ner_answer(text, spans, labels))
         return results
 
     def _run_squad(self, questions, contexts):

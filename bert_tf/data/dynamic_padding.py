@@ -13,8 +13,9 @@ own list) of the features that have one value per token, [S] like input_ids. Any
 Axes: B batch, S max_seq_length, L the batch's cut length.
 """
 
-from typing import List, Sequence
+from typing import Any, Dict, List, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 # Batches per length-sorting window: large enough that most batches hold examples of
@@ -50,6 +51,19 @@ def cut_batch(features, names, multiple: int):
                        full)
     return {name: value[:, :width] if name in names else value
             for name, value in features.items()}
+
+
+def stack_and_cut(features: Sequence[Dict[str, Any]],
+                  names: Sequence[str] = SEQUENCE_FEATURES) -> Dict[str, np.ndarray]:
+    """Per-example feature dicts on the NumPy side (a predictor's batch) stacked, the
+    sequence features (`names` of input_ids' shape [B, S], as `sequence_feature_names`
+    picks them) cut to the longest input_mask (at least 1): [B, L]; the others stacked as
+    they are."""
+    width = max(1, max(int(np.sum(f["input_mask"])) for f in features))
+    batch = {name: np.asarray([f[name] for f in features]) for name in features[0]}
+    shape = batch["input_ids"].shape
+    return {name: value[:, :width] if name in names and value.shape == shape else value
+            for name, value in batch.items()}
 
 
 def _sort_by_length(features):
