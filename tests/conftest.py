@@ -38,6 +38,13 @@ def live_pid():
     child.wait()
 
 
+@pytest.fixture(scope="session")
+def toy_squad_v2(tmp_path_factory):
+    """A toy SQuAD 2.0 model trained once for the suite: (output_dir, export_dir, dev.json)."""
+    from tests.runner_fixtures import train_toy_squad
+    return train_toy_squad(tmp_path_factory.mktemp("squad2"), version_2=True, epochs=30.0)
+
+
 @pytest.fixture
 def tiny_config_dict():
     return dict(TINY)

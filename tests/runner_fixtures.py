@@ -128,3 +128,28 @@ def write_toy_pretraining_records(directory, max_seq_length=16, max_predictions_
              max_seq_length=max_seq_length, max_predictions_per_seq=max_predictions_per_seq,
              dupe_factor=dupe_factor, random_seed=seed)
     return ",".join(outputs)
+
+
+# A toy SQuAD model's run_squad flags (max_seq_length 16: windows of 16 - len(query) - 3
+# pieces, so the 24-word dev contexts need several).
+TOY_SQUAD_FLAGS = dict(max_seq_length=16, doc_stride=4, max_query_length=4, n_best_size=5,
+                       max_answer_length=3, train_batch_size=8, learning_rate=3e-3,
+                       save_checkpoints_steps=100, log_every_n_steps=20, predict_batch_size=7)
+
+
+def train_toy_squad(directory, version_2, epochs):
+    """Trains, predicts dev.json and exports a toy SQuAD model with run_squad.py (in-process).
+
+    Returns:
+        (output_dir, export_dir, dev.json path)."""
+    import run_squad
+    from tests.conftest import run_main
+    model = write_tiny_bert(directory / "bert")
+    train = write_toy_squad(directory / "train.json", n_paragraphs=40, version_2=version_2)
+    dev = write_toy_squad(directory / "dev.json", n_paragraphs=12, version_2=version_2,
+                          seed=1, context_words=24)
+    out, export = directory / "out", directory / "export"
+    run_main(run_squad.main, train_file=train, predict_file=dev, output_dir=str(out),
+             do_train=True, do_predict=True, version_2_with_negative=version_2,
+             num_train_epochs=epochs, export_dir=str(export), **TOY_SQUAD_FLAGS, **model)
+    return out, export, dev

@@ -13,14 +13,12 @@ import pytest
 
 import run_classifier
 import run_ner
-import run_squad
 from bert_tf import predict as predict_command
 from bert_tf.errors import InputError
 from bert_tf.predictor import (ClassifierPredictor, NerPredictor, SquadPredictor,
                                answer_offsets, load_predictor, split_words)
 from tests.conftest import run_main
-from tests.runner_fixtures import (NER_LABELS, write_tiny_bert, write_toy_ner, write_toy_squad,
-                                   write_toy_task)
+from tests.runner_fixtures import NER_LABELS, write_tiny_bert, write_toy_ner, write_toy_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(max_seq_length=16, train_batch_size=8, learning_rate=2e-3,
@@ -133,17 +131,8 @@ def test_ner_equals_the_runners_do_predict_with_offsets(ner):
 
 
 @pytest.fixture(scope="module")
-def squad_model(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("squad")
-    model = write_tiny_bert(tmp / "bert")
-    train = write_toy_squad(tmp / "train.json", n_paragraphs=40, version_2=True)
-    dev = write_toy_squad(tmp / "dev.json", n_paragraphs=12, version_2=True, seed=1,
-                          context_words=24)
-    out = tmp / "out"
-    run_main(run_squad.main, train_file=train, predict_file=dev, output_dir=str(out),
-             do_train=True, do_predict=True, version_2_with_negative=True, doc_stride=4,
-             max_query_length=4, n_best_size=5, max_answer_length=3, num_train_epochs=30.0,
-             predict_batch_size=7, **dict(SMALL, learning_rate=3e-3), **model)
+def squad_model(toy_squad_v2):
+    out, _, dev = toy_squad_v2
     return out, dev
 
 

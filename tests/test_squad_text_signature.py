@@ -15,20 +15,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import run_squad
 from bert_tf import tokenization
 from bert_tf.data import squad
 from bert_tf.graph_tokenizer import GraphTokenizer
 from bert_tf.outputs.squad import RawResult, compute_predictions
 from bert_tf.predictor import load_predictor
 from bert_tf.text_signatures import SquadText
-from tests.conftest import run_main, write_vocab
-from tests.runner_fixtures import write_tiny_bert, write_toy_squad
-from tests.test_predictor import SMALL, _serve_text
-
-# The toy flags, with SMALL's max_seq_length=16: windows of 16 - len(query) - 3 pieces, so
-# the 24-word dev contexts need several.
-TOY = dict(doc_stride=4, max_query_length=4, n_best_size=5, max_answer_length=3)
+from tests.conftest import write_vocab
+from tests.runner_fixtures import train_toy_squad
+from tests.test_predictor import _serve_text
 _WORDS = ("the cat sat on a mat dog hello world , ! . ? unwanted running".split()
           + [f"word{i}" for i in range(30)])
 
@@ -121,32 +116,24 @@ def test_answers_equal_compute_predictions_on_made_up_logits(tmp_path, version_2
     assert text(tf.constant([], tf.string), tf.constant([], tf.string))["answer"].shape == [0]
 
 
-def _train(tmp_path_factory, version_2, epochs):
-    tmp = tmp_path_factory.mktemp("squad2" if version_2 else "squad1")
-    model = write_tiny_bert(tmp / "bert")
-    train = write_toy_squad(tmp / "train.json", n_paragraphs=40, version_2=version_2)
-    dev = write_toy_squad(tmp / "dev.json", n_paragraphs=12, version_2=version_2, seed=1,
-                          context_words=24)
-    out = tmp / "out"
-    run_main(run_squad.main, train_file=train, predict_file=dev, output_dir=str(out),
-             do_train=True, do_predict=True, version_2_with_negative=version_2,
-             num_train_epochs=epochs, predict_batch_size=7, export_dir=str(tmp / "export"),
-             **TOY, **dict(SMALL, learning_rate=3e-3), **model)
-    questions = [(qa["id"], qa["question"], paragraph["context"])
-                 for article in json.loads(open(dev).read())["data"]
-                 for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
-    return out, tmp / "export", questions
+def _questions(dev):
+    return [(qa["id"], qa["question"], paragraph["context"])
+            for article in json.loads(open(dev).read())["data"]
+            for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
 
 
 @pytest.fixture(scope="module")
-def squad_v2(tmp_path_factory):
-    return _train(tmp_path_factory, version_2=True, epochs=30.0)
+def squad_v2(toy_squad_v2):
+    out, export, dev = toy_squad_v2
+    return out, export, _questions(dev)
 
 
 @pytest.fixture(scope="module")
 def squad_v1(tmp_path_factory):
     # SQuAD 1.1 always answers: a briefly trained model tests the same path.
-    return _train(tmp_path_factory, version_2=False, epochs=2.0)
+    out, export, dev = train_toy_squad(tmp_path_factory.mktemp("squad1"), version_2=False,
+                                       epochs=2.0)
+    return out, export, _questions(dev)
 
 
 def _check(served, answers, questions, contexts):
