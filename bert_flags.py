@@ -126,6 +126,10 @@ def define_engine_flags():
                       ["one_device", "mirrored", "multi_worker_mirrored", "tpu"],
                       "tf.distribute strategy; --use_tpu selects tpu.")
     flags.DEFINE_integer("num_gpus", None, "GPUs for the mirrored strategy (default: all).")
+    flags.DEFINE_integer("worker_timeout_secs", 600,
+                         "multi_worker_mirrored: seconds each worker waits for every worker "
+                         "of TF_CONFIG to join at the start and to finish at the end; a "
+                         "worker silent for 30 s (or this, if less) is reported lost.")
     flags.DEFINE_enum("mixed_precision", "", ["", "bf16", "fp16", "auto"],
                       "Mixed precision: bf16, or fp16 with dynamic loss scaling; empty for "
                       "float32; auto: bf16 on GPUs (compute capability 8.0+) and CPUs "

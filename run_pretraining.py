@@ -91,7 +91,9 @@ def _evaluate(engine, global_step):
 def main(_):
     runner_steps.start_logging(FLAGS)
     _check_flags()
-    runner_steps.check_output_dir(FLAGS.output_dir)
+    if runner_steps.writes_output_dir(FLAGS):
+        runner_steps.check_output_dir(FLAGS.output_dir)
+    runner_steps.join_cluster(FLAGS)
     config = BertConfig.from_json_file(FLAGS.bert_config_file)
     runner_steps.check_model_flags(FLAGS, config.max_position_embeddings)
     if FLAGS.vocab_file:

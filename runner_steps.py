@@ -30,11 +30,12 @@ import runner_env
 from bert_tf import tokenization
 from bert_tf.config import BertConfig
 from bert_tf.data.tfrecord import cached_dataset
-from bert_tf.errors import InputError, TrainingDiverged
+from bert_tf.errors import InputError, Preempted, TrainingDiverged
 from bert_tf.outputs.glue import write_eval_results
 from bert_tf.run_record import (RunRecord, check_same_run, load_run_record, run_differences,
                                  save_run_record)
 from bert_tf.training import Engine, TrainingConfig, create_strategy, phases, set_mixed_precision
+from bert_tf.training import cluster as cluster_lib
 
 # The modules whose flags are saved in run_config.json: the shared ones and the runner's.
 SHARED_FLAG_MODULES = ("bert_flags",)
@@ -43,10 +44,12 @@ SHARED_FLAG_MODULES = ("bert_flags",)
 def run(main):
     """`app.run(main)`, with user errors reported as one line on stderr.
 
-    Exit status 2 for user errors: `InputError` (bad config, checkpoint, vocabulary, data),
-    invalid flag values, a diverged training, and operating-system errors (a missing file, a
-    read-only or full disk); 130 for Ctrl-C, saying where the same command resumes. Anything
-    else is a bug and keeps its traceback.
+    Exit status 2 for user errors: `InputError` (bad config, checkpoint, vocabulary, data,
+    TF_CONFIG), invalid flag values, a diverged training, and operating-system errors (a
+    missing file, a read-only or full disk); 130 for Ctrl-C and 143 for SIGTERM during
+    training (after a checkpoint), saying where the same command resumes; 1 when a worker of
+    a multi-worker cluster was lost, naming it. Anything else is a bug and keeps its
+    traceback.
     """
     def guarded(argv):
         prog = os.path.basename(sys.argv[0])
@@ -62,10 +65,17 @@ def run(main):
             return result
         except (InputError, TrainingDiverged, flags.ValidationError) as e:
             fail(f"error: {e}")
+        except Preempted as e:
+            fail(str(e), status=143)
+        except cluster_lib.ClusterError as e:
+            fail(f"error: {e}{_resume_hint()}", status=1)
         except OSError as e:
             where = f"{e.filename}: " if e.filename else ""
             fail(f"error: {where}{e.strerror or e}{_resume_hint()}")
         except tf.errors.OpError as e:
+            lost = _lost_worker(e)
+            if lost is not None:
+                fail(f"error: {lost}{_resume_hint()}", status=1)
             if not _is_file_system_error(e):
                 raise
             cause = e.message.strip().splitlines()[0] if e.message.strip() else str(e)
@@ -88,6 +98,23 @@ def _is_file_system_error(error):
             any(cause in error.message for cause in _FILE_SYSTEM_CAUSES))
 
 
+def _lost_worker(error):
+    """The ClusterError for a TensorFlow error of a multi-worker run that lost a peer."""
+    flag_values = flags.FLAGS
+    if not (flag_values.is_parsed() and "distribution_strategy" in flag_values and
+            strategy_name(flag_values) == "multi_worker_mirrored"):
+        return None
+    try:
+        cluster = cluster_lib.read_tf_config()
+    except InputError:
+        return None
+    return cluster_lib.lost_worker(cluster, error) if cluster is not None else None
+
+
+# A worker other than the chief writes into its scratch directory: this is output_dir.
+_CHIEF_OUTPUT_DIR = []
+
+
 def _resume_hint():
     """"; output_dir holds model.ckpt-N: the same command resumes from step N" for a
     training run with a checkpoint, else ""."""
@@ -95,14 +122,15 @@ def _resume_hint():
     if not (flag_values.is_parsed() and "do_train" in flag_values and flag_values.do_train
             and flag_values.output_dir):
         return ""
+    output_dir = _CHIEF_OUTPUT_DIR[0] if _CHIEF_OUTPUT_DIR else flag_values.output_dir
     try:
-        latest = tf.train.latest_checkpoint(flag_values.output_dir)
+        latest = tf.train.latest_checkpoint(output_dir)
     except (OSError, tf.errors.OpError):
         latest = None
     if not latest:
         return "; no checkpoint was saved yet: the same command starts again"
     step = latest.rsplit("-", 1)[-1]
-    return (f"; {flag_values.output_dir} holds {os.path.basename(latest)} (intact): the same "
+    return (f"; {output_dir} holds {os.path.basename(latest)} (intact): the same "
             f"command resumes from step {step}")
 
 
@@ -111,6 +139,7 @@ def start_logging(flag_values):
     (e.g. every variable a checkpoint load initialized), -1 leaves warnings only. Starts the
     run's record of time per phase (logged at its end by `run`)."""
     phases.reset()
+    _JOINED.clear()  # an earlier main() of this process that failed before make_engine
     if not flag_values["verbosity"].present:
         logging.set_verbosity(logging.INFO)
 
@@ -128,7 +157,39 @@ def check_flags(flag_values):
     if not flag_values.output_dir:
         raise flags.ValidationError("--output_dir is required")
     check_flag_ranges(flag_values)
-    check_output_dir(flag_values.output_dir)
+    if writes_output_dir(flag_values):
+        check_output_dir(flag_values.output_dir)
+    join_cluster(flag_values)
+
+
+# The multi_worker_mirrored strategy, made by join_cluster before make_engine takes it.
+_JOINED = []
+
+
+def join_cluster(flag_values):
+    """multi_worker_mirrored: makes the strategy now, before the runner reads any data:
+    TensorFlow can only configure a cluster's collectives before its runtime starts, and
+    the first tf.data read or device listing starts it. Call it once the flags are checked;
+    `make_engine` then uses this strategy."""
+    if strategy_name(flag_values) == "multi_worker_mirrored" and not _JOINED:
+        _JOINED.append(_create_strategy(flag_values))
+
+
+def _create_strategy(flag_values):
+    return create_strategy(strategy_name(flag_values), num_gpus=flag_values.num_gpus,
+                           tpu_name=flag_values.tpu_name, tpu_zone=flag_values.tpu_zone,
+                           gcp_project=flag_values.gcp_project,
+                           worker_timeout_secs=flag_values.worker_timeout_secs)
+
+
+def writes_output_dir(flag_values) -> bool:
+    """Whether this process writes output_dir: yes, unless it is a worker other than the
+    chief of a multi-worker run (it may not even exist yet there: the chief makes it).
+    Raises InputError for a bad TF_CONFIG, before anything is read or written."""
+    if strategy_name(flag_values) != "multi_worker_mirrored":
+        return True
+    cluster = cluster_lib.read_tf_config()
+    return cluster is None or cluster.num_workers == 1 or cluster.is_chief
 
 
 # (flag, check, what is expected); a flag is checked where a runner defines it.
@@ -145,6 +206,7 @@ _RANGES = (
     ("keep_checkpoint_max", lambda v: v >= 1, "at least 1"),
     ("gradient_accumulation_steps", lambda v: v >= 1, "at least 1"),
     ("num_gpus", lambda v: v is None or v >= 1, "at least 1 (or left out: all GPUs)"),
+    ("worker_timeout_secs", lambda v: v >= 1, "at least 1"),
     ("pad_to_multiple_of", lambda v: v is None or v >= 1, "at least 1"),
     ("weight_decay_rate", lambda v: v >= 0, "0 or more"),
     ("adam_epsilon", lambda v: v > 0, "greater than 0"),
@@ -329,9 +391,7 @@ def make_engine(flag_values, task, eval_batch_flag="eval_batch_size"):
     """Mixed precision, the distribution strategy and the Engine, from the flags.
     `eval_batch_flag`: the batch-size flag --do_eval runs with (run_squad: predict's)."""
     set_mixed_precision(flag_values.mixed_precision, task.config.hidden_size)
-    strategy = create_strategy(strategy_name(flag_values), num_gpus=flag_values.num_gpus,
-                               tpu_name=flag_values.tpu_name, tpu_zone=flag_values.tpu_zone,
-                               gcp_project=flag_values.gcp_project)
+    strategy = _JOINED.pop() if _JOINED else _create_strategy(flag_values)
     engine = Engine(task, strategy, flag_values.output_dir, seed=flag_values.seed,
                     dynamic_padding=flag_values.dynamic_padding,
                     pad_to_multiple_of=flag_values.pad_to_multiple_of,
@@ -340,6 +400,8 @@ def make_engine(flag_values, task, eval_batch_flag="eval_batch_size"):
     devices = ", ".join(getattr(strategy.extended, "worker_devices", ()))
     logging.info("Running on %s (%d replica%s)", devices or strategy_name(flag_values),
                  replicas, "" if replicas == 1 else "s")
+    if not engine.is_chief:
+        _write_to_scratch(flag_values, engine)
     # Every batch the run will use must split over the replicas: known now, not after training.
     for flag, wanted in (("train_batch_size", flag_values.do_train),
                          (eval_batch_flag, flag_values.do_eval),
@@ -348,6 +410,18 @@ def make_engine(flag_values, task, eval_batch_flag="eval_batch_size"):
         if wanted:
             engine.check_batch_size(getattr(flag_values, flag), flag)
     return engine
+
+
+def _write_to_scratch(flag_values, engine):
+    """A worker other than the chief runs the whole job as the chief does, but everything it
+    writes (features, run record, results, its export) goes to its scratch directory; it
+    reads checkpoints from output_dir through the engine."""
+    _CHIEF_OUTPUT_DIR[:] = [flag_values.output_dir]
+    logging.info("%s writes into %s (removed at exit); the chief writes %s",
+                 engine.cluster.me, engine.write_dir, flag_values.output_dir)
+    flag_values.output_dir = engine.write_dir
+    if "export_dir" in flag_values and flag_values.export_dir:
+        flag_values.export_dir = os.path.join(engine.write_dir, "export")
 
 
 # ---- features, training, results ----

@@ -11,3 +11,8 @@ class InputError(ValueError):
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite; the message names the step and the last
     good checkpoint."""
+
+
+class Preempted(RuntimeError):
+    """Training stopped on SIGTERM (a preemption notice) after saving a checkpoint; the
+    message names the step and how to resume."""

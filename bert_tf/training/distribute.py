@@ -8,19 +8,40 @@ import tf_keras
 from absl import logging
 
 from bert_tf.errors import InputError
+from bert_tf.training import cluster as cluster_lib
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 MIXED_PRECISION = {"": None, "none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
+# How long workers wait for each other by default (--worker_timeout_secs): machines of one
+# job are seldom started more than a few minutes apart.
+DEFAULT_WORKER_TIMEOUT_SECONDS = 600
+
+
 def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
-                    tpu_zone=None, gcp_project=None) -> tf.distribute.Strategy:
+                    tpu_zone=None, gcp_project=None,
+                    worker_timeout_secs: int = DEFAULT_WORKER_TIMEOUT_SECONDS
+                    ) -> tf.distribute.Strategy:
     """Builds a tf.distribute strategy by name.
 
     one_device: the first GPU, else the CPU. mirrored: `num_gpus` GPUs (all when None); with
-    no GPU, every logical CPU device (how the tests run it). multi_worker_mirrored: from the
-    TF_CONFIG environment variable. tpu: the TPU named by `tpu_name`/`tpu_zone`/`gcp_project`.
+    no GPU, every logical CPU device (how the tests run it). multi_worker_mirrored: the
+    cluster of the TF_CONFIG environment variable (checked first; see `cluster`), each
+    worker waiting up to `worker_timeout_secs` for the others; without TF_CONFIG, this
+    machine alone. tpu: the TPU named by `tpu_name`/`tpu_zone`/`gcp_project`.
+
+    Raises:
+        InputError: a bad TF_CONFIG, or a worker that did not join in time.
     """
+    if name == "multi_worker_mirrored":
+        # Before anything starts TensorFlow's runtime (listing logical devices does): the
+        # collectives of a cluster can only be configured while it is not yet running.
+        return _multi_worker_strategy(bool(tf.config.list_physical_devices("GPU")),
+                                      worker_timeout_secs)
+    if cluster_lib.read_tf_config() is not None:
+        logging.warning("TF_CONFIG is set but --distribution_strategy=%s ignores it: this "
+                        "process trains alone (multi_worker_mirrored reads it)", name)
     gpus = tf.config.list_logical_devices("GPU")
     if num_gpus is not None:
         if num_gpus > len(gpus):
@@ -36,12 +57,32 @@ def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
         devices = [d.name for d in gpus[:num_gpus or len(gpus)]] if gpus else \
             [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
-    if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         return _tpu_strategy(tpu_name, tpu_zone, gcp_project)
     raise ValueError(f"unknown distribution strategy {name!r}; expected one of "
                      f"{', '.join(STRATEGIES)}")
+
+
+def _multi_worker_strategy(has_gpus, timeout_seconds):
+    cluster = cluster_lib.read_tf_config()
+    if timeout_seconds < 1:
+        raise InputError(f"--worker_timeout_secs={timeout_seconds}: expected at least 1")
+    if cluster is not None and cluster.num_workers > 1:
+        cluster_lib.configure_coordination(cluster, timeout_seconds)
+        logging.info("Cluster of %d workers; this is %s%s; waiting up to %d s for the others",
+                     cluster.num_workers, cluster.me, " (the chief)" if cluster.is_chief else "",
+                     timeout_seconds)
+    # CPUs all-reduce over gRPC rings; GPUs let TensorFlow pick (NCCL).
+    implementation = (tf.distribute.experimental.CommunicationImplementation.AUTO if has_gpus
+                      else tf.distribute.experimental.CommunicationImplementation.RING)
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                implementation=implementation))
+    except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError) as e:
+        if cluster is None:
+            raise
+        raise cluster_lib.join_failure(cluster, e, timeout_seconds) from None
 
 
 def _tpu_strategy(tpu_name, tpu_zone, gcp_project):

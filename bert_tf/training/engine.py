@@ -12,6 +12,12 @@ layers.dropout), so a run killed at any point and restarted from its latest chec
 ends with the same weights as one never interrupted (fp16 loss scaling excepted: its scale
 is not checkpointed).
 
+Several workers (multi_worker_mirrored, TF_CONFIG): each global batch is split between the
+workers' replicas, so together they train on exactly the batches one process would; only
+the chief writes output_dir (the others save into a scratch directory, see `cluster`); a
+SIGTERM (a preemption notice) to any worker makes all of them stop at the same step after a
+checkpoint, and the same command resumes from it.
+
 Speed: batches are cut to their longest example and examples grouped by length
 (data.dynamic_padding; off for TPUs, which need static shapes, and for the training batches
 of a task whose loss reads the padding, SQuAD), the forward/backward pass can
@@ -22,6 +28,7 @@ micro-batches make one optimizer step equal to a step on the whole batch.
 import contextlib
 import math
 import os
+import shutil
 import threading
 import time
 from typing import Dict, Optional, Tuple
@@ -32,12 +39,14 @@ import tf_keras
 from absl import logging
 
 from bert_tf.data.dynamic_padding import length_grouped_batches
-from bert_tf.errors import InputError, TrainingDiverged
+from bert_tf.errors import InputError, Preempted, TrainingDiverged
 from bert_tf.export import export_saved_model
 from bert_tf.files import remove_stale_temps
 from bert_tf.optimization import WarmupLinearDecay, create_optimizer, dense_gradient
 from bert_tf.tasks.base import EXAMPLE_INDEX, IS_REAL_EXAMPLE, Task
+from bert_tf.training import cluster as cluster_lib
 from bert_tf.training import phases
+from bert_tf.training.preemption import sigterm_watch
 from bert_tf.training.config import TrainingConfig
 from bert_tf.weights import checkpoints
 from bert_tf.weights.pretrained import load_weights
@@ -99,6 +108,30 @@ def _notice_if_slow(what: str, after_seconds: float = SLOW_NOTICE_SECONDS):
             logging.info("%s: done in %.1f s", what, time.time() - start)
 
 
+def replica_shares(batches: tf.data.Dataset, batch_size: int, num_replicas: int):
+    """The `dataset_fn` of `strategy.distribute_datasets_from_function` that gives each
+    replica its share of every global batch of `batches`.
+
+    Each worker (input pipeline) runs the whole pipeline and keeps, of every global batch
+    [batch_size, ...], the rows of its own replicas, one element per replica in replica
+    order ([batch_size / num_replicas, ...]): the replicas of all workers together see each
+    example of each batch once, exactly the batches of one process.
+    """
+    per_replica = batch_size // num_replicas
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        local = context.num_replicas_in_sync // context.num_input_pipelines
+        first = context.input_pipeline_id * local
+
+        def shares(features):
+            # [B, ...] -> [R, B / R, ...] -> this worker's rows [first, first + local)
+            return {name: tf.reshape(value, tf.concat(
+                [[num_replicas, per_replica], tf.shape(value)[1:]], axis=0))[first:first + local]
+                for name, value in features.items()}
+        return batches.map(shares).unbatch().with_options(_INPUT_OPTIONS)
+    return dataset_fn
+
+
 def _format_seconds(seconds):
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -119,17 +152,34 @@ class Engine:
             (each new length is a new XLA compilation).
         jit_compile: compile the forward/backward pass (train) and the forward pass
             (predict) with XLA.
+        static_shapes: every batch of the same shape ([batch, max_seq_length]; no dynamic
+            padding; training drops a last partial batch, evaluation and prediction pad
+            theirs with examples that never reach an output), as TPUs need; default: on for
+            a TPUStrategy.
+
+    With several workers (multi_worker_mirrored), `write_dir` is output_dir on the chief and
+    a scratch directory of its own on each other worker; checkpoints are always read from
+    output_dir.
     """
 
     def __init__(self, task: Task, strategy: tf.distribute.Strategy, output_dir: str,
                  seed: int = 12345, *, dynamic_padding: bool = True,
-                 pad_to_multiple_of: Optional[int] = None, jit_compile: bool = False):
+                 pad_to_multiple_of: Optional[int] = None, jit_compile: bool = False,
+                 static_shapes: Optional[bool] = None):
         self.task = task
         self.strategy = strategy
         self.output_dir = output_dir
         self.seed = seed
-        if dynamic_padding and isinstance(strategy, tf.distribute.TPUStrategy):
-            logging.info("TPUs need static shapes: padding every batch to max_seq_length")
+        cluster = (cluster_lib.read_tf_config()
+                   if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else None)
+        self.cluster = cluster if cluster is not None and cluster.num_workers > 1 else None
+        self.is_chief = self.cluster is None or self.cluster.is_chief
+        self.write_dir = output_dir if self.is_chief else cluster_lib.scratch_dir(self.cluster)
+        if static_shapes is None:
+            static_shapes = isinstance(strategy, tf.distribute.TPUStrategy)
+        self.static_shapes = static_shapes
+        if dynamic_padding and static_shapes:
+            logging.info("Static shapes (TPU): padding every batch to max_seq_length")
             dynamic_padding = False
         if dynamic_padding and task.loss_is_batch_mean:
             logging.info("The loss is a mean over each batch: batches keep their input order "
@@ -142,8 +192,10 @@ class Engine:
         self.jit_compile = jit_compile
         self.optimizer = None
         # Once per run: what a killed run left in output_dir (a half-written feature cache,
-        # checkpoint or output file) goes, whether or not this run rewrites that file.
-        remove_stale_temps(output_dir)
+        # checkpoint or output file) goes, whether or not this run rewrites that file. Only
+        # the chief: another worker would remove what the chief is writing.
+        if self.is_chief:
+            remove_stale_temps(output_dir)
         tf_keras.utils.set_random_seed(seed)
         with strategy.scope():
             self.model = task.build_model()
@@ -177,8 +229,8 @@ class Engine:
                 checkpoints.GLOBAL_STEP) else 0
         if init_checkpoint:
             report = load_weights(self.model, init_checkpoint)
-            os.makedirs(self.output_dir, exist_ok=True)
-            path = os.path.join(self.output_dir, INIT_CHECKPOINT_REPORT)
+            os.makedirs(self.write_dir, exist_ok=True)
+            path = os.path.join(self.write_dir, INIT_CHECKPOINT_REPORT)
             checkpoints.write_load_report(report, path)
             logging.info("The variables of %s, one by one: %s", init_checkpoint, path)
         elif required:
@@ -205,7 +257,21 @@ class Engine:
         self.optimizer = optimizer
 
     def save(self, step: int, keep: int) -> str:
+        """Saves output_dir/model.ckpt-<step> (keeping the `keep` newest) and returns it.
+
+        A worker other than the chief saves into its scratch directory and deletes that copy
+        at once: every worker saves, the TF multi-worker guide's rule (a save may read
+        variables through collectives), and only the chief's copy is kept.
+        """
         prefix = os.path.join(self.output_dir, f"model.ckpt-{step}")
+        if not self.is_chief:
+            directory = os.path.join(self.write_dir, "checkpoint-copy")
+            checkpoints.save_checkpoint(self.model, os.path.join(directory, f"model.ckpt-{step}"),
+                                        optimizer=self._inner_optimizer(),
+                                        include_optimizer_slots=True, global_step=step,
+                                        update_state_file=False)
+            shutil.rmtree(directory, ignore_errors=True)
+            return prefix
         checkpoints.save_checkpoint(self.model, prefix, optimizer=self._inner_optimizer(),
                                     include_optimizer_slots=True, global_step=step)
         checkpoints.prune_checkpoints(self.output_dir, keep)
@@ -218,20 +284,26 @@ class Engine:
             raise InputError(f"--{flag}={batch_size} must be a multiple of the number of "
                              f"replicas ({replicas}): each replica gets an equal share")
 
-    def _iterate(self, batches: tf.data.Dataset):
-        """An iterator of global batches for `strategy.run`.
+    def _single_cpu(self) -> bool:
+        devices = getattr(self.strategy.extended, "worker_devices", ())
+        return (isinstance(self.strategy, tf.distribute.OneDeviceStrategy) and
+                len(devices) == 1 and "CPU" in devices[0].upper())
+
+    def _iterate(self, batches: tf.data.Dataset, batch_size: int):
+        """An iterator of global batches of `batch_size` for `strategy.run`.
 
         One CPU replica gets a plain iterator, whose pipeline keeps `_INPUT_OPTIONS`. The
         strategy's distributed iterator (a MultiDeviceIterator) wraps each device's share in a
         pipeline TensorFlow builds with default options, autotuning on, and tearing that
         down waits for the autotuning thread to wake. Several replicas, or a GPU or TPU
-        (where the distributed iterator prefetches to the device), use it all the same.
+        (where the distributed iterator prefetches to the device), use it all the same, fed
+        with `replica_shares`: the split is ours, explicit, the same on one worker or many
+        (no auto-sharding by files, which one feature file cannot serve).
         """
-        devices = getattr(self.strategy.extended, "worker_devices", ())
-        if (isinstance(self.strategy, tf.distribute.OneDeviceStrategy) and len(devices) == 1
-                and "CPU" in devices[0].upper()):
+        if self._single_cpu():
             return iter(batches)
-        return iter(self.strategy.experimental_distribute_dataset(batches))
+        return iter(self.strategy.distribute_datasets_from_function(
+            replica_shares(batches, batch_size, self.strategy.num_replicas_in_sync)))
 
     # ---- training ----
 
@@ -356,7 +428,7 @@ class Engine:
                    .skip(step)  # resume: the batches of the steps already done
                    .prefetch(tf.data.AUTOTUNE)
                    .with_options(_INPUT_OPTIONS))
-        iterator = self._iterate(batches)
+        iterator = self._iterate(batches, config.train_batch_size)
         return step, iterator, self._make_train_loop(config.gradient_accumulation_steps)
 
     def train(self, dataset: tf.data.Dataset, config: TrainingConfig,
@@ -382,7 +454,7 @@ class Engine:
         # The iterator's one reference, so that `finally` can release it (see there).
         inputs = [iterator]
         del iterator
-        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
+        writer = tf.summary.create_file_writer(os.path.join(self.write_dir, "train"))
         schedule = WarmupLinearDecay(config.learning_rate, config.num_train_steps,
                                      config.num_warmup_steps)  # for the progress line
         start_step, start_time, loss = step, time.time(), float("nan")
@@ -391,7 +463,7 @@ class Engine:
                      config.gradient_accumulation_steps, self._cuts_training_batches(),
                      self.jit_compile)
         try:
-            with phases.timed("training"):
+            with phases.timed("training"), sigterm_watch() as sigterm:
                 while step < total:
                     every = config.save_checkpoints_steps
                     boundary = (step // every + 1) * every
@@ -417,8 +489,11 @@ class Engine:
                         tf.summary.scalar("loss", loss)
                         tf.summary.scalar("learning_rate", learning_rate)
                         tf.summary.scalar("examples_per_second", rate)
-                    if step % config.save_checkpoints_steps == 0 or step == total:
+                    saved = step % config.save_checkpoints_steps == 0 or step == total
+                    if saved:
                         logging.info("Saved %s", self.save(step, config.keep_checkpoint_max))
+                    if step < total and self._any_worker(sigterm.requested):
+                        self._stop_preempted(step, total, saved, sigterm.requested, config)
         finally:
             writer.flush()
             # The training iterator's destructor stops its prefetch threads and waits for the
@@ -429,6 +504,26 @@ class Engine:
                     "Stopping the training input pipeline"):
                 inputs.clear()
         return {"global_step": step, "loss": loss}
+
+    def _any_worker(self, flag: bool) -> bool:
+        """Whether `flag` is set on any worker (every worker asks at the same step); the
+        flag itself with one worker."""
+        if self.cluster is None:
+            return flag
+        if not hasattr(self, "_any_fn"):
+            @tf.function
+            def any_fn(value):
+                per_replica = self.strategy.run(lambda v: tf.identity(v), args=(value,))
+                return self.strategy.reduce("sum", per_replica, axis=None)  # > 0: any
+            self._any_fn = any_fn
+        return int(self._any_fn(tf.constant(int(flag), tf.int32)).numpy()) > 0
+
+    def _stop_preempted(self, step, total, saved, here, config):
+        prefix = (os.path.join(self.output_dir, f"model.ckpt-{step}") if saved
+                  else self.save(step, config.keep_checkpoint_max))
+        who = "SIGTERM" if here else "SIGTERM to another worker"
+        raise Preempted(f"stopped by {who} (a preemption notice) at step {step} of {total}: "
+                        f"saved {prefix}; the same command resumes from step {step}")
 
     # ---- evaluation and prediction ----
 
@@ -448,6 +543,14 @@ class Engine:
                        for name, value in outputs.items()}
             outputs[IS_REAL_EXAMPLE] = features[IS_REAL_EXAMPLE]
             outputs[EXAMPLE_INDEX] = features[EXAMPLE_INDEX]
+            if self.strategy.num_replicas_in_sync > 1:
+                # Every replica's rows, of every worker, in replica order: the global batch.
+                # (strategy.gather in a tf.function gave replica 0's rows only, TF 2.21.)
+                # tf.identity: a feature passed through as it came (on the worker's input
+                # device) has no device the collective can name ("destinations can not be
+                # empty" under multi_worker_mirrored).
+                outputs = tf.distribute.get_replica_context().all_gather(
+                    {name: tf.identity(value) for name, value in outputs.items()}, axis=0)
             return outputs, loss_sum, count
 
         # Takes the iterator, so the trace sees its element spec (L unknown for cut
@@ -502,13 +605,12 @@ class Engine:
         collected, loss_sum, count = [], 0.0, 0.0
         num_batches = (num_examples + padding) // batch_size
         start = last_log = time.time()
-        iterator = self._iterate(batches)
+        iterator = self._iterate(batches, batch_size)
         for i in range(num_batches):
             outputs, batch_loss, batch_count = predict_fn(iterator)
-            local = {k: np.concatenate([t.numpy() for t in
-                                        self.strategy.experimental_local_results(v)])
-                     for k, v in outputs.items()}
-            collected.append(local)
+            # The whole batch, gathered; (a copy per local replica: the first.)
+            collected.append({k: self.strategy.experimental_local_results(v)[0].numpy()
+                              for k, v in outputs.items()})
             loss_sum += float(batch_loss)
             count += float(batch_count)
             if time.time() - last_log > 10 or i + 1 == num_batches:
@@ -551,7 +653,7 @@ class Engine:
 
     def write_summaries(self, name: str, values: Dict[str, float], step: int) -> None:
         """Scalars to TensorBoard under output_dir/<name>."""
-        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, name))
+        writer = tf.summary.create_file_writer(os.path.join(self.write_dir, name))
         with writer.as_default(step=step):
             for key, value in values.items():
                 tf.summary.scalar(key, value)
