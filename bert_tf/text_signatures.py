@@ -59,7 +59,9 @@ W words of a text, N pieces of all words of a text, K windows, n n_best_size, D 
 C characters, P pieces of a doc token.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
@@ -170,6 +172,8 @@ class ClassifierText(tf.Module):
 def _labels_asset(labels: Sequence[str]) -> tf.saved_model.Asset:
     """labels.txt for the SavedModel's assets: one label per line, in output order."""
     directory = tempfile.mkdtemp(prefix="bert_tf_labels_")
+    # Saving copies the asset into the SavedModel; the file is needed until then.
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     path = os.path.join(directory, "labels.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write("".join(label + "\n" for label in labels))
