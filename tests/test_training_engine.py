@@ -513,3 +513,52 @@ def test_mixed_precision_exports_a_float32_model(tmp_path):
     expected = reference.task.outputs(logits, {"label_mask": label_mask})
     np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-5)
     np.testing.assert_array_equal(served["label_ids"], expected["label_ids"])
+
+
+def test_replica_shares_give_each_example_of_a_batch_to_exactly_one_replica():
+    # 2 workers x 2 replicas, global batch 8 of rows 0..15: worker w's replicas get rows
+    # [4w, 4w + 2) and [4w + 2, 4w + 4) of each batch, in replica order, with static shapes.
+    batches = tf.data.Dataset.range(16).map(
+        lambda i: {"input_ids": tf.fill([S], i)}).batch(8, drop_remainder=True)
+    seen = []
+    for worker in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker,
+                                             num_replicas_in_sync=4)
+        shares = engine_module.replica_shares(batches, 8, 4)(context)
+        assert shares.element_spec["input_ids"].shape == (2, S)
+        seen.append([e["input_ids"][:, 0].numpy().tolist() for e in shares])
+    assert seen == [[[0, 1], [2, 3], [8, 9], [10, 11]], [[4, 5], [6, 7], [12, 13], [14, 15]]]
+
+
+@pytest.mark.parametrize("name", ["classifier", "ner_crf"])
+def test_static_shapes_train_and_predict_with_the_tpu_settings(tmp_path, name):
+    # What a TPUStrategy gets (static_shapes defaults on for it), run on the CPU through the
+    # distributed input path: every traced batch is [batch, S]; training drops the last
+    # partial batch; the padded last eval batch never reaches an output.
+    task_fn = _tasks()[name]
+    engine = _engine(task_fn(), tmp_path, "static", strategy="mirrored", static_shapes=True)
+    assert engine.static_shapes and not engine.dynamic_padding
+    traced = []
+    loss = engine.task.loss
+
+    def recording_loss(logits, features):
+        traced.append((tuple(features["input_ids"].shape), tuple(logits.shape)))
+        return loss(logits, features)
+    engine.task.loss = recording_loss
+    features = _features(37, seed=4)
+    config = TrainingConfig(train_batch_size=4, num_train_steps=10, num_warmup_steps=0,
+                            learning_rate=1e-3, seed=1, save_checkpoints_steps=100,
+                            log_every_n_steps=5)
+    engine.train(_dataset(features, engine.task), config)
+    outputs, _ = engine.predict(_dataset(features, engine.task), 37, batch_size=5)
+    assert traced and all(None not in ids + logits for ids, logits in traced), traced
+    assert {ids for ids, _ in traced} == {(4, S), (5, S)}
+    # The same outputs as the default (dynamic padding) engine on the trained weights.
+    other = _engine(task_fn(), tmp_path, "dynamic")
+    other.model.set_weights(engine.model.get_weights())
+    expected, _ = other.predict(_dataset(features, other.task), 37, batch_size=5)
+    real = features["input_mask"].astype(bool)
+    for key, value in expected.items():
+        assert outputs[key].shape[0] == 37
+        pick = (lambda x: x[real]) if value.shape[1:2] == (S,) else (lambda x: x)
+        np.testing.assert_allclose(pick(outputs[key]), pick(value), atol=1e-5, err_msg=key)
