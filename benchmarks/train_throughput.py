@@ -163,15 +163,21 @@ DISTRIBUTIONS = {
 }
 
 
+def encoder_dims(size):
+    """The encoder dims of `size`: a key of SIZES, or a (label, dims) pair of the same form
+    (gpu_check.py's BERT-Large and its smoke run's tiny encoder)."""
+    return SIZES[size][1] if isinstance(size, str) else size[1]
+
+
 def bert_config(size):
     return BertConfig(vocab_size=VOCAB_SIZE, hidden_act="gelu", hidden_dropout_prob=0.1,
                       attention_probs_dropout_prob=0.1, max_position_embeddings=512,
-                      type_vocab_size=2, initializer_range=0.02, **SIZES[size][1])
+                      type_vocab_size=2, initializer_range=0.02, **encoder_dims(size))
 
 
 def hf_config(size):
     """The peer's config: the same dims; "gelu_new" is the original BERT's tanh GELU."""
-    dims = SIZES[size][1]
+    dims = encoder_dims(size)
     return transformers.BertConfig(
         vocab_size=VOCAB_SIZE, hidden_act="gelu_new", hidden_dropout_prob=0.1,
         attention_probs_dropout_prob=0.1, max_position_embeddings=512, type_vocab_size=2,
@@ -186,7 +192,7 @@ def forward_flops(size, length):
     2 * (non-embedding matmul weights) * length + attention scores and context
     (2 * 2 * layers * length^2 * hidden) + pooler and classifier.
     """
-    dims = SIZES[size][1]
+    dims = encoder_dims(size)
     d, i, layers = dims["hidden_size"], dims["intermediate_size"], dims["num_hidden_layers"]
     matmul_weights = layers * (4 * d * d + 2 * d * i)   # Q, K, V, attention output; FFN in/out
     attention = 2 * 2 * layers * length * length * d
@@ -199,15 +205,18 @@ def train_flops(size, length):
     return 3 * forward_flops(size, length)
 
 
-def matmul_peak(dtype, sizes=PEAK_SIZES, repeats=2):
+def matmul_peak(dtype, sizes=PEAK_SIZES, repeats=2, flops_per_call=2e10):
     """Best FLOP/s of a tf.function'd loop of square matmuls (with and without XLA).
+
+    `flops_per_call` sets the loop's length: ~0.05 s of work per call on the CPU by default;
+    a GPU needs ~1000x more for the launch overhead to vanish.
 
     Returns:
         (FLOP/s, description of the best case).
     """
     best, where = 0.0, ""
     for n in sizes:
-        iterations = max(1, round(2e10 / (2 * n ** 3)))  # ~20 GFLOP per call
+        iterations = max(1, round(flops_per_call / (2 * n ** 3)))
         x = tf.cast(tf.random.normal([n, n], seed=1), dtype)
         # Scaled so repeated products stay O(1).
         w = tf.cast(tf.random.normal([n, n], seed=2) / np.sqrt(n), dtype)
@@ -319,11 +328,11 @@ def summarize(input_mask):
 class Row:
     """One timed configuration of one side."""
 
-    size: str
+    size: str               # a key of SIZES (or a (label, dims) pair: see encoder_dims)
     max_seq_length: int
     data: str               # "uniform" / "realistic"
     side: str               # "ours" / "peer"
-    precision: str          # "fp32" / "bf16"
+    precision: str          # "fp32" / "bf16" (gpu_check.py: also "fp16")
     xla: bool
     dynamic: bool
     batch_size: int
@@ -426,7 +435,7 @@ class OursRunner(Runner):
 
     def __init__(self, row: Row, dataset, tmp, timed_steps, mean_length):
         super().__init__(row)
-        precision = "bf16" if row.precision == "bf16" else ""
+        precision = "" if row.precision == "fp32" else row.precision   # bf16 / fp16
         if set_mixed_precision(precision) != precision:
             raise SystemExit(f"set_mixed_precision({precision!r}) chose another mode")
         try:
