@@ -270,3 +270,16 @@ def test_a_peer_that_never_starts_stops_the_wait_at_the_timeout(toy, tmp_path, p
                 "within --worker_timeout_secs=5")
     assert last.startswith("run_classifier.py: error: TF_CONFIG: ") and expected in last, last
     assert result.seconds < 60
+
+
+@pytest.mark.slow
+def test_a_killed_chief_is_named_by_the_other_worker(toy, tmp_path):
+    ports = free_ports(2)
+    killed, survivor = run_cluster("run_classifier.py", dict(
+        CLASSIFIER, **toy, **TIMEOUT, output_dir=tmp_path / "out"), tmp_path, ports=ports,
+        kill_at={0: "train_loop:3"}, timeout=180)
+    assert killed.returncode == -9 and survivor.returncode == 1, survivor.stderr[-3000:]
+    last = survivor.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"run_classifier.py: error: worker 0 (127.0.0.1:{ports[0]}) of the "
+                           "cluster was lost"), last
+    assert last.endswith("holds model.ckpt-4 (intact): the same command resumes from step 4")

@@ -438,8 +438,8 @@ def test_input_pipelines_run_without_the_autotuning_thread(tmp_path, monkeypatch
     engine = _engine(_tasks()["ner"](), tmp_path, "ner")
     iterated, iterate = [], engine._iterate
 
-    def recording_iterate(batches):
-        iterator = iterate(batches)
+    def recording_iterate(batches, batch_size):
+        iterator = iterate(batches, batch_size)
         iterated.append((batches, iterator))
         return iterator
 

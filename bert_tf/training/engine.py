@@ -46,8 +46,8 @@ from bert_tf.optimization import WarmupLinearDecay, create_optimizer, dense_grad
 from bert_tf.tasks.base import EXAMPLE_INDEX, IS_REAL_EXAMPLE, Task
 from bert_tf.training import cluster as cluster_lib
 from bert_tf.training import phases
-from bert_tf.training.preemption import sigterm_watch
 from bert_tf.training.config import TrainingConfig
+from bert_tf.training.preemption import sigterm_watch
 from bert_tf.weights import checkpoints
 from bert_tf.weights.pretrained import load_weights
 
