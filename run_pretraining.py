@@ -91,9 +91,7 @@ def _evaluate(engine, global_step):
 def main(_):
     runner_steps.start_logging(FLAGS)
     _check_flags()
-    if runner_steps.writes_output_dir(FLAGS):
-        runner_steps.check_output_dir(FLAGS.output_dir)
-    runner_steps.join_cluster(FLAGS)
+    runner_steps.prepare_output_dir_and_cluster(FLAGS)
     config = BertConfig.from_json_file(FLAGS.bert_config_file)
     runner_steps.check_model_flags(FLAGS, config.max_position_embeddings)
     if FLAGS.vocab_file:

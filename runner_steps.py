@@ -105,7 +105,7 @@ def _lost_worker(error):
             strategy_name(flag_values) == "multi_worker_mirrored"):
         return None
     try:
-        cluster = cluster_lib.read_tf_config()
+        cluster = cluster_lib.read_cluster()
     except InputError:
         return None
     return cluster_lib.lost_worker(cluster, error) if cluster is not None else None
@@ -157,6 +157,12 @@ def check_flags(flag_values):
     if not flag_values.output_dir:
         raise flags.ValidationError("--output_dir is required")
     check_flag_ranges(flag_values)
+    prepare_output_dir_and_cluster(flag_values)
+
+
+def prepare_output_dir_and_cluster(flag_values):
+    """After the flag checks, before any data is read: output_dir checked (and made) by the
+    process that writes it, then the cluster joined (`join_cluster`)."""
     if writes_output_dir(flag_values):
         check_output_dir(flag_values.output_dir)
     join_cluster(flag_values)
@@ -188,8 +194,8 @@ def writes_output_dir(flag_values) -> bool:
     Raises InputError for a bad TF_CONFIG, before anything is read or written."""
     if strategy_name(flag_values) != "multi_worker_mirrored":
         return True
-    cluster = cluster_lib.read_tf_config()
-    return cluster is None or cluster.num_workers == 1 or cluster.is_chief
+    cluster = cluster_lib.read_cluster()
+    return cluster is None or cluster.is_chief
 
 
 # (flag, check, what is expected); a flag is checked where a runner defines it.

@@ -199,13 +199,13 @@ def run_demo(demo: Demo, variant: Variant, out, extra, log):
 
 def read_metrics(demo: Demo, out) -> Dict[str, float]:
     """The demo's metrics as shares in [0, 1]."""
+    from bert_tf.outputs.glue import read_eval_results
     path = os.path.join(out, demo.results_file)
     if demo.results_file.endswith(".json"):
         with open(path, encoding="utf-8") as f:
             values = json.load(f)
     else:
-        with open(path, encoding="utf-8") as f:
-            values = dict(line.split(" = ", 1) for line in f.read().splitlines() if " = " in line)
+        values = read_eval_results(path)
     return {key: float(values[key]) / demo.scale for key in demo.metrics}
 
 

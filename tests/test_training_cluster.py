@@ -6,8 +6,8 @@ import json
 import pytest
 
 from bert_tf.errors import InputError
-from bert_tf.training.cluster import (Cluster, join_failure, lost_worker, read_tf_config,
-                                      tasks_named)
+from bert_tf.training.cluster import (Cluster, join_failure, lost_worker, read_cluster,
+                                      read_tf_config, tasks_named)
 
 TWO = {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"]}
 
@@ -18,6 +18,14 @@ def _read(config):
 
 def test_unset_or_empty_is_no_cluster():
     assert read_tf_config({}) is None and read_tf_config({"TF_CONFIG": "  "}) is None
+
+
+def test_a_cluster_of_one_worker_trains_alone():
+    one = {"TF_CONFIG": json.dumps({"cluster": {"worker": ["h:1"]},
+                                    "task": {"type": "worker", "index": 0}})}
+    assert read_tf_config(one).num_workers == 1 and read_cluster(one) is None
+    two = {"TF_CONFIG": json.dumps({"cluster": TWO, "task": {"type": "worker", "index": 1}})}
+    assert read_cluster(two) == read_tf_config(two)
 
 
 def test_the_chief_is_chief_0_else_worker_0():

@@ -118,6 +118,13 @@ def read_tf_config(environ=None) -> Optional[Cluster]:
     return Cluster(jobs, task_type, index)
 
 
+def read_cluster(environ=None) -> Optional[Cluster]:
+    """The cluster of TF_CONFIG when it has several workers; None for a process that trains
+    alone (no TF_CONFIG, or a cluster of one). Raises InputError as `read_tf_config`."""
+    cluster = read_tf_config(environ)
+    return cluster if cluster is not None and cluster.num_workers > 1 else None
+
+
 def configure_coordination(cluster: Cluster, timeout_seconds: int) -> None:
     """Sets how long the cluster waits for its workers, before the strategy starts it.
 

@@ -64,10 +64,10 @@ def create_strategy(name: str, *, num_gpus: Optional[int] = None, tpu_name=None,
 
 
 def _multi_worker_strategy(has_gpus, timeout_seconds):
-    cluster = cluster_lib.read_tf_config()
+    cluster = cluster_lib.read_cluster()
     if timeout_seconds < 1:
         raise InputError(f"--worker_timeout_secs={timeout_seconds}: expected at least 1")
-    if cluster is not None and cluster.num_workers > 1:
+    if cluster is not None:
         cluster_lib.configure_coordination(cluster, timeout_seconds)
         logging.info("Cluster of %d workers; this is %s%s; waiting up to %d s for the others",
                      cluster.num_workers, cluster.me, " (the chief)" if cluster.is_chief else "",

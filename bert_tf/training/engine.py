@@ -170,9 +170,9 @@ class Engine:
         self.strategy = strategy
         self.output_dir = output_dir
         self.seed = seed
-        cluster = (cluster_lib.read_tf_config()
-                   if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else None)
-        self.cluster = cluster if cluster is not None and cluster.num_workers > 1 else None
+        self.cluster = (cluster_lib.read_cluster()
+                        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                        else None)
         self.is_chief = self.cluster is None or self.cluster.is_chief
         self.write_dir = output_dir if self.is_chief else cluster_lib.scratch_dir(self.cluster)
         if static_shapes is None:
